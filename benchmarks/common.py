@@ -1,0 +1,37 @@
+"""Shared helpers for the GPU benchmarks: timing with CUDA events, provenance, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gsasrec.io import atomic_write_json, environment  # noqa: E402
+
+
+def time_steps(step: Any, warmup: int, steps: int, device: torch.device) -> float:
+    """Mean milliseconds per call of `step()` after `warmup` calls (compilation included there)."""
+    for _ in range(warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) * 1000.0 / steps
+
+
+def write_result(path: str | Path, payload: dict[str, Any], device: torch.device) -> None:
+    payload = {**payload, "command": " ".join([Path(sys.executable).name, *sys.argv]),
+               "environment": environment(str(device))}
+    atomic_write_json(path, payload)
+    print(json.dumps(payload, indent=2, default=str))

@@ -1,0 +1,7 @@
+"""`python -m gsasrec` runs the CLI."""
+
+import sys
+
+from gsasrec.cli import main
+
+sys.exit(main())

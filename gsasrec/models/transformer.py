@@ -1,0 +1,59 @@
+"""Transformer parts shared by SASRec and BERT4Rec: self-attention, feed-forward, block."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention through `scaled_dot_product_attention` (fused kernels)."""
+
+    def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, causal: bool, key_mask: torch.Tensor | None
+                ) -> torch.Tensor:
+        batch, length, dim = x.shape
+        q, k, v = self.qkv(x).view(batch, length, 3, self.num_heads, dim // self.num_heads
+                                   ).permute(2, 0, 3, 1, 4)  # 3 x (B, H, L, D/H)
+        attn_mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, L)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, is_causal=causal,
+            dropout_p=self.dropout if self.training else 0.0,
+        )  # (B, H, L, D/H)
+        return self.out(y.transpose(1, 2).reshape(batch, length, dim))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.up = nn.Linear(dim, hidden)
+        self.down = nn.Linear(hidden, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # GELU rather than SASRec's ReLU: a common modern choice, no effect on the loss theory
+        return self.down(self.dropout(F.gelu(self.up(x))))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: x + attn(norm(x)), then x + ffn(norm(x)), with residual dropout."""
+
+    def __init__(self, dim: int, num_heads: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attention = SelfAttention(dim, num_heads, dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.feed_forward = FeedForward(dim, hidden, dropout)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, causal: bool = True,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.dropout(self.attention(self.norm1(x), causal, key_mask))
+        return x + self.dropout(self.feed_forward(self.norm2(x)))

@@ -1,0 +1,437 @@
+"""The training loop: Adam, bf16 autocast on GPU, early stopping on validation NDCG@10,
+checkpoints that resume exactly, and a run folder written so it is never half-complete.
+
+Run folder layout: config.json (at start), log.jsonl (one line per validation), best.pt
+(model weights + config), last.pt (everything needed to resume), and, only once training
+and the test evaluation have finished, predictions.npz and metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import gsasrec
+from gsasrec.config import TrainConfig
+from gsasrec.data import Interactions, LeaveOneOutSplit, leave_one_out, load_dataset
+from gsasrec.errors import GsasrecError
+from gsasrec.evaluation import EvalResult, evaluate_ranking
+from gsasrec.io import atomic_savez, atomic_torch_save, atomic_write_bytes, atomic_write_json
+from gsasrec.io import environment as environment_info
+from gsasrec.models import build_model
+from gsasrec.objectives import NextItemObjective, choose_scoring
+from gsasrec.theory import beta as beta_of
+from gsasrec.theory import sampling_rate
+
+CHECKPOINT_FORMAT = 1
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GsasrecError("--device cuda asked for, but no CUDA GPU is visible; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise GsasrecError(f"--device must be cpu, cuda, cuda:N or auto, got {name!r}") from None
+
+
+def load_interactions(config: TrainConfig) -> Interactions:
+    return load_dataset(config.dataset, config.data_file, config.synthetic_num_items,
+                        config.synthetic_num_users, config.synthetic_seed)
+
+
+def make_split(config: TrainConfig, interactions: Interactions) -> LeaveOneOutSplit:
+    return leave_one_out(interactions, config.val_users, config.split_seed, config.split_mode)
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns: the run folder, the model (best weights) and its metrics."""
+
+    out_dir: Path | None
+    model: torch.nn.Module
+    config: TrainConfig
+    split: LeaveOneOutSplit
+    metrics: dict[str, Any]
+    test: EvalResult
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _StopRequest:
+    """Turns SIGTERM / Ctrl-C into a flag the loop checks between steps."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequest:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.reason = signal.Signals(signum).name
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class Trainer:
+    """Holds a run's state; `run()` trains, selects on validation and tests."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path | None = None, *,
+                 interactions: Interactions | None = None, progress: bool = True,
+                 command: str | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.progress = progress
+        self.command = command
+        self.device = resolve_device(config.device)
+        self.interactions = interactions if interactions is not None else load_interactions(config)
+        self.split = make_split(config, self.interactions)
+        self.num_items = self.split.num_items
+        config.validate(self.num_items)
+        loss = config.resolved_loss
+        self.alpha = sampling_rate(min(config.num_negatives, self.num_items - 1), self.num_items)
+        self.autocast_dtype = (torch.bfloat16 if self.device.type == "cuda"
+                               and config.precision in ("auto", "bf16") else None)
+        if self.device.type == "cpu" and config.precision == "bf16":
+            self.autocast_dtype = torch.bfloat16
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed)
+        self.model = build_model(config, self.num_items).to(self.device)
+        fused = self.device.type == "cuda"
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate,
+                                          weight_decay=config.weight_decay, fused=fused)
+        warmup = config.lr_warmup_steps
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
+        self.objective = NextItemObjective(
+            loss=loss, num_items=self.num_items, num_negatives=config.num_negatives,
+            alpha=self.alpha, t=torch.tensor(config.gbce_t, device=self.device),
+            scoring=choose_scoring(config.scoring, self.num_items, config.num_negatives),
+        )
+        self.loss_fn = self.objective
+        if config.compile:
+            self.loss_fn = torch.compile(self.objective)
+        # training rows: each user's last max_seq_len + 1 training items, right-padded
+        rows, lengths = self.split.train.padded_tail(config.max_seq_len + 1)
+        usable = lengths >= 2
+        self.train_rows = torch.from_numpy(rows[usable]).to(self.device)
+        self.train_lengths = torch.from_numpy(lengths[usable]).to(self.device)
+        self.num_train_users = int(usable.sum())
+        if self.num_train_users == 0:
+            raise GsasrecError("no user has two or more training items; the data is too short")
+        self.order_generator = torch.Generator().manual_seed(config.seed)
+        self.negative_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        # progress state (saved in last.pt)
+        self.epoch = 0
+        self.step = 0
+        self.batch_in_epoch = 0
+        self.epoch_order: torch.Tensor | None = None
+        self.best_ndcg = -math.inf
+        self.best_epoch = 0
+        self.best_step = 0
+        self.best_wall = None
+        self.bad_validations = 0
+        self.train_seconds = 0.0
+        self.history: list[dict[str, Any]] = []
+        self.stop_reason = ""
+
+    # ----- checkpoints ---------------------------------------------------------------------
+    def _path(self, name: str) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / name
+
+    def save_best(self) -> None:
+        path = self._path("best.pt")
+        if path is not None:
+            atomic_torch_save(path, {
+                "format": CHECKPOINT_FORMAT, "config": self.config.to_dict(),
+                "num_items": self.num_items, "epoch": self.epoch, "step": self.step,
+                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            })
+        self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def save_last(self) -> None:
+        path = self._path("last.pt")
+        if path is None:
+            return
+        state = {
+            "format": CHECKPOINT_FORMAT, "config": self.config.to_dict(),
+            "num_items": self.num_items, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
+            "epoch_order": self.epoch_order, "best_ndcg": self.best_ndcg,
+            "best_epoch": self.best_epoch, "best_step": self.best_step,
+            "bad_validations": self.bad_validations, "train_seconds": self.train_seconds,
+            "stop_reason": self.stop_reason, "best_wall": self.best_wall,
+            "history": json.dumps(self.history),
+            "rng_cpu": torch.get_rng_state(), "rng_order": self.order_generator.get_state(),
+            "rng_negatives": self.negative_generator.get_state(),
+            "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda"
+            else torch.zeros(0, dtype=torch.uint8),
+        }
+        atomic_torch_save(path, state)
+
+    def load_last(self) -> bool:
+        """Restore everything from last.pt; False when there is none to resume from."""
+        path = self._path("last.pt")
+        if path is None or not path.exists():
+            return False
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        if state.get("config") != self.config.to_dict():
+            raise GsasrecError(f"{path}: saved with a different config; resume with the same "
+                               "flags, or start a new --out folder")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        for name in ("epoch", "step", "batch_in_epoch", "best_ndcg", "best_epoch", "best_step",
+                     "bad_validations", "train_seconds", "stop_reason", "best_wall"):
+            setattr(self, name, state[name])
+        self.epoch_order = state["epoch_order"]
+        self.history = json.loads(state["history"])
+        torch.set_rng_state(state["rng_cpu"].cpu())
+        self.order_generator.set_state(state["rng_order"].cpu())
+        self.negative_generator.set_state(state["rng_negatives"].cpu())
+        if self.device.type == "cuda" and state["rng_cuda"].numel():
+            torch.cuda.set_rng_state(state["rng_cuda"].cpu(), self.device)
+        best = self._path("best.pt")
+        if best is not None and best.exists():
+            saved = torch.load(best, map_location=self.device, weights_only=True)
+            self._best_state = saved["model"]
+        return True
+
+    # ----- evaluation ----------------------------------------------------------------------
+    def evaluate(self, which: str) -> EvalResult:
+        split = self.split
+        inputs, targets = ((split.val_inputs, split.val_targets) if which == "validation"
+                           else (split.test_inputs, split.test_targets))
+        return evaluate_ranking(
+            self.model, inputs, targets, self.num_items, self.config.max_seq_len,
+            filter_seen=self.config.filter_seen, batch_size=self.config.eval_batch_size,
+            device=self.device, autocast_dtype=self.autocast_dtype,
+        )
+
+    # ----- the loop ------------------------------------------------------------------------
+    def _t_now(self) -> float:
+        warmup = self.config.gbce_t_warmup_steps
+        if not warmup:
+            return self.config.gbce_t
+        return self.config.gbce_t * min(1.0, self.step / warmup)
+
+    def _should_stop(self, start: float) -> str:
+        cfg = self.config
+        if cfg.max_steps is not None and self.step >= cfg.max_steps:
+            return "max_steps"
+        if cfg.time_budget is not None and self.train_seconds + time.perf_counter() - start \
+                >= cfg.time_budget:
+            return "time_budget"
+        return ""
+
+    def train_step(self, index: torch.Tensor) -> torch.Tensor:
+        """One optimisation step on the training rows `index`; returns the loss (no sync)."""
+        rows, lengths = self.train_rows[index], self.train_lengths[index]
+        if self.config.gbce_t_warmup_steps:
+            self.objective.set_t(self._t_now())
+        negatives = self.objective.negatives(rows[:, 1:], self.negative_generator)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                            enabled=self.autocast_dtype is not None):
+            loss = self.loss_fn(self.model, rows, lengths, negatives)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss.detach()
+
+    def _train_epoch(self, start: float, stop: _StopRequest, bar: Any) -> tuple[str, float]:
+        cfg = self.config
+        batch = min(cfg.batch_size, self.num_train_users)
+        steps_per_epoch = self.num_train_users // batch  # drop the ragged tail: fixed shapes
+        if self.epoch_order is None:
+            self.epoch_order = torch.randperm(self.num_train_users, generator=self.order_generator)
+            self.batch_in_epoch = 0
+        order = self.epoch_order.to(self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        counted = 0
+        while self.batch_in_epoch < steps_per_epoch:
+            reason = self._should_stop(start) or (f"signal:{stop.reason}" if stop.reason else "")
+            if reason:
+                return reason, (loss_sum.item() / max(counted, 1))
+            index = order[self.batch_in_epoch * batch:(self.batch_in_epoch + 1) * batch]
+            loss = self.train_step(index)
+            loss_sum += loss.detach()
+            counted += 1
+            self.step += 1
+            self.batch_in_epoch += 1
+            if bar is not None:
+                bar.update(1)
+        self.epoch += 1
+        self.epoch_order = None
+        self.batch_in_epoch = 0
+        mean_loss = loss_sum.item() / max(counted, 1)
+        if not math.isfinite(mean_loss):
+            raise GsasrecError(
+                f"training diverged: non-finite loss in epoch {self.epoch}; the last good "
+                f"checkpoint is kept{' in ' + str(self.out_dir) if self.out_dir else ''}; "
+                "lower --lr or use --precision fp32"
+            )
+        return "", mean_loss
+
+    def _validate(self, mean_loss: float) -> bool:
+        """Validate, log, keep the best weights; True when early stopping should fire."""
+        metrics = self.evaluate("validation").metrics()
+        now = time.time()
+        entry = {"epoch": self.epoch, "step": self.step, "train_loss": mean_loss,
+                 "t": self._t_now(), "lr": self.scheduler.get_last_lr()[0],
+                 **{f"val_{k}": v for k, v in metrics.items()},
+                 "train_seconds": round(self.train_seconds, 3),
+                 "process_seconds": round(now - gsasrec.PROCESS_START, 3)}
+        self.history.append(entry)
+        if metrics["ndcg@10"] > self.best_ndcg:
+            self.best_ndcg, self.best_epoch, self.best_step = metrics["ndcg@10"], self.epoch, \
+                self.step
+            self.bad_validations = 0
+            self.save_best()
+            self.best_wall = time.time() - gsasrec.PROCESS_START
+            entry["best"] = True
+        else:
+            self.bad_validations += 1
+        log = self._path("log.jsonl")
+        if log is not None:
+            atomic_write_bytes(log, "".join(json.dumps(e) + "\n" for e in self.history).encode())
+        return self.bad_validations >= self.config.patience
+
+    def run(self, resume: bool = False) -> TrainResult:
+        cfg = self.config
+        if self.out_dir is not None:
+            if (self.out_dir / "metrics.json").exists() and not resume:
+                raise GsasrecError(f"{self.out_dir} already holds a finished run; choose another "
+                                   "--out, delete it, or pass --resume to re-use it")
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.out_dir / "config.json", cfg.to_dict())
+        resumed = resume and self.load_last()
+        if self.stop_reason:  # resuming a run that had already stopped: only re-evaluate
+            return self._finish(resumed=resumed)
+        self.model.train()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        total = cfg.max_steps or ((cfg.max_epochs or 0) * (self.num_train_users //
+                                  min(cfg.batch_size, self.num_train_users)) or None)
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True,
+                       desc=f"{cfg.model} {self.interactions.name}", file=sys.stderr)
+        with _StopRequest() as stop:
+            while True:
+                start = time.perf_counter()
+                try:
+                    reason, mean_loss = self._train_epoch(start, stop, bar)
+                except torch.cuda.OutOfMemoryError:
+                    raise GsasrecError(
+                        "GPU out of memory; lower --batch-size or --max-seq-len, use fewer "
+                        "--negatives, or --scoring gather for large catalogues") from None
+                finally:
+                    self.train_seconds += time.perf_counter() - start
+                if reason.startswith("signal"):
+                    self.save_last()
+                    raise GsasrecError(f"interrupted ({reason[7:]}); progress saved in "
+                                       f"{self.out_dir}/last.pt: continue with --resume")
+                if not reason and self.epoch % cfg.val_every_epochs == 0:
+                    if self._validate(mean_loss):
+                        reason = "early_stopping"
+                    self.save_last()
+                    if bar is not None:
+                        last_ndcg = self.history[-1]["val_ndcg@10"]
+                        bar.set_postfix(loss=f"{mean_loss:.4f}", val_ndcg=f"{last_ndcg:.4f}",
+                                        best=f"{self.best_ndcg:.4f}")
+                if not reason and cfg.max_epochs is not None and self.epoch >= cfg.max_epochs:
+                    reason = "max_epochs"
+                if reason:
+                    self.stop_reason = reason
+                    break
+        if bar is not None:
+            bar.close()
+        if not self.history or self.history[-1]["step"] != self.step:
+            self._validate(float("nan"))  # a stop mid-epoch still gets its last validation
+        self.save_last()
+        return self._finish(resumed=resumed)
+
+    def _finish(self, resumed: bool) -> TrainResult:
+        self.model.load_state_dict(self._best_state)
+        test = self.evaluate("test")
+        validation = self.evaluate("validation")
+        metrics = self._metrics(test, validation, resumed)
+        if self.out_dir is not None:
+            atomic_savez(
+                self.out_dir / "predictions.npz",
+                users=self.interactions.user_ids[self.split.users],
+                targets=self.split.test_targets, target_scores=test.target_scores,
+                ranks=test.ranks, top_items=test.top_items, top_scores=test.top_scores,
+                log_normalisers=test.log_normalisers,
+            )
+            atomic_write_json(self.out_dir / "metrics.json", metrics)
+        return TrainResult(self.out_dir, self.model, self.config, self.split, metrics, test,
+                           self.history)
+
+    def _metrics(self, test: EvalResult, validation: EvalResult, resumed: bool
+                 ) -> dict[str, Any]:
+        cfg = self.config
+        loss = cfg.resolved_loss
+        pick = ("ndcg@10", "recall@1", "recall@10")
+        test_metrics, val_metrics = test.metrics(), validation.metrics()
+        peak = (torch.cuda.max_memory_allocated(self.device) / 2**20
+                if self.device.type == "cuda" else None)
+        return {
+            "dataset": self.interactions.name if cfg.data_file else cfg.dataset,
+            "model": cfg.model,
+            "loss": loss,
+            "num_negatives": cfg.num_negatives if loss != "ce" else None,
+            "gbce_t": cfg.gbce_t if loss == "gbce" else (0.0 if loss == "bce" else None),
+            "alpha": self.alpha if loss != "ce" else None,
+            "beta": float(beta_of(self.alpha, cfg.gbce_t if loss == "gbce" else 0.0))
+            if loss in ("bce", "gbce") else None,
+            "command": self.command,
+            "validation": {k: val_metrics[k] for k in pick},
+            "test": {k: test_metrics[k] for k in pick},
+            "split": self.split.summary(),
+            "training": {
+                "epochs": self.epoch, "steps": self.step, "stop_reason": self.stop_reason,
+                "early_stopped": self.stop_reason == "early_stopping",
+                "patience": cfg.patience, "best_epoch": self.best_epoch,
+                "best_step": self.best_step, "train_seconds": round(self.train_seconds, 3),
+                "steps_per_second": round(self.step / self.train_seconds, 2)
+                if self.train_seconds else None,
+                "seconds_to_best_checkpoint": self.best_wall,
+                "wall_seconds": round(time.time() - gsasrec.PROCESS_START, 3),
+                "peak_gpu_memory_mb": peak, "resumed": resumed,
+            },
+            "provenance": {"seed": cfg.seed, "split_seed": cfg.split_seed,
+                           "device": str(self.device), **environment_info(str(self.device))},
+        }
+
+
+def train(config: TrainConfig, out_dir: str | Path | None = None, *, resume: bool = False,
+          progress: bool = True, interactions: Interactions | None = None,
+          command: str | None = None) -> TrainResult:
+    """Train a model from a config, select on validation NDCG@10, evaluate on test."""
+    trainer = Trainer(config, out_dir, interactions=interactions, progress=progress,
+                      command=command)
+    return trainer.run(resume=resume)
