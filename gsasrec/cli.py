@@ -37,6 +37,8 @@ TRAIN_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--negatives", "num_negatives", int, "negatives per position, k"),
     ("--t", "gbce_t", float, "gBCE calibration parameter t in [0, 1]"),
     ("--t-warmup-steps", "gbce_t_warmup_steps", int, "raise t linearly from 0 over N steps"),
+    ("--negatives-warmup-steps", "negatives_warmup_steps", int,
+     "raise the number of negatives geometrically from 1 to k over N steps"),
     ("--max-seq-len", "max_seq_len", int, "most recent items the model reads"),
     ("--embedding-dim", "embedding_dim", int, "hidden size d"),
     ("--num-blocks", "num_blocks", int, "transformer blocks"),

@@ -51,6 +51,7 @@ class TrainConfig:
     num_negatives: int = 256
     gbce_t: float = 0.75
     gbce_t_warmup_steps: int = 0  # linear warm-up of t from 0, 0 = off
+    negatives_warmup_steps: int = 0  # geometric warm-up of k from 1, 0 = off
     # optimisation
     batch_size: int = 128
     learning_rate: float = 1e-3

@@ -21,7 +21,7 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tenso
 def gbce_loss(
     positive_logits: torch.Tensor,
     negative_logits: torch.Tensor,
-    alpha: float,
+    alpha: float | torch.Tensor,
     t: float | torch.Tensor,
     mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -30,11 +30,11 @@ def gbce_loss(
     positive_logits: [N]; negative_logits: [N, k]. beta = 1 - t (1 - alpha).
     Written with logsigmoid, so it is exact for tiny beta and finite for extreme logits
     (the authors' gamma transform of the positive logit needs float64 and clamping).
-    `t` may be a 0-d tensor, so a warm-up of t does not recompile a compiled step.
+    `alpha` and `t` may be 0-d tensors, so warm-ups do not recompile a compiled step.
     """
     if isinstance(t, float | int) and not 0.0 <= t <= 1.0:
         raise ValueError(f"t must be in [0, 1], got {t}")
-    if not 0.0 < alpha <= 1.0:
+    if isinstance(alpha, float | int) and not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must be in (0, 1], got {alpha}")
     beta = 1.0 - t * (1.0 - alpha)
     pos = positive_logits.float()

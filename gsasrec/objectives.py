@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
+from gsasrec.config import TrainConfig
 from gsasrec.losses import full_softmax_loss, gbce_loss, sampled_softmax_loss
 from gsasrec.sampling import sample_negatives
+from gsasrec.theory import sampling_rate
 
 FULL_SCORING_RATIO = 16  # score the whole catalogue when |I| + 1 <= 16 (k + 1)
 
@@ -46,12 +48,20 @@ class NextItemObjective:
     loss: str
     num_items: int
     num_negatives: int
-    alpha: float
-    t: torch.Tensor
+    alpha: torch.Tensor  # 0-d; changes with the negatives warm-up
+    t: torch.Tensor  # 0-d; changes with the t warm-up
     scoring: str
+    active_negatives: torch.Tensor | None = None  # 0-d; None = all k
 
     def set_t(self, value: float) -> None:
         self.t.fill_(value)
+
+    def set_active_negatives(self, count: int) -> None:
+        """Use only the first `count` of the k sampled negatives (shapes stay fixed)."""
+        if self.active_negatives is None:
+            self.active_negatives = torch.tensor(count, device=self.t.device)
+        self.active_negatives.fill_(count)
+        self.alpha.fill_(count / (self.num_items - 1))
 
     def negatives(self, targets: torch.Tensor, generator: torch.Generator | None
                   ) -> torch.Tensor | None:
@@ -72,7 +82,23 @@ class NextItemObjective:
                                      mask.reshape(-1))
         assert negatives is not None
         positive, negative = sampled_logits(hidden, table, targets, negatives, self.scoring)
+        if self.active_negatives is not None:
+            # a negative with logit -inf adds exactly nothing to either loss or its gradient
+            slot = torch.arange(self.num_negatives, device=negative.device)
+            negative = negative.float().masked_fill(slot >= self.active_negatives, float("-inf"))
         if self.loss == "sampled-ce":
             return sampled_softmax_loss(positive, negative, mask)
         t = self.t if self.loss == "gbce" else torch.zeros_like(self.t)
         return gbce_loss(positive, negative, self.alpha, t, mask)
+
+
+def make_objective(config: TrainConfig, num_items: int, device: torch.device) -> NextItemObjective:
+    """The objective a run config asks for."""
+    loss = config.resolved_loss
+    k = min(config.num_negatives, num_items - 1)
+    return NextItemObjective(
+        loss=loss, num_items=num_items, num_negatives=k,
+        alpha=torch.tensor(sampling_rate(k, num_items), device=device),
+        t=torch.tensor(config.gbce_t, device=device),
+        scoring=choose_scoring(config.scoring, num_items, k),
+    )

@@ -28,7 +28,7 @@ from gsasrec.evaluation import EvalResult, evaluate_ranking
 from gsasrec.io import atomic_savez, atomic_torch_save, atomic_write_bytes, atomic_write_json
 from gsasrec.io import environment as environment_info
 from gsasrec.models import build_model
-from gsasrec.objectives import NextItemObjective, choose_scoring
+from gsasrec.objectives import make_objective
 from gsasrec.theory import beta as beta_of
 from gsasrec.theory import sampling_rate
 
@@ -122,11 +122,7 @@ class Trainer:
         warmup = config.lr_warmup_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
-        self.objective = NextItemObjective(
-            loss=loss, num_items=self.num_items, num_negatives=config.num_negatives,
-            alpha=self.alpha, t=torch.tensor(config.gbce_t, device=self.device),
-            scoring=choose_scoring(config.scoring, self.num_items, config.num_negatives),
-        )
+        self.objective = make_objective(config, self.num_items, self.device)
         self.loss_fn = self.objective
         if config.compile:
             self.loss_fn = torch.compile(self.objective)
@@ -235,6 +231,12 @@ class Trainer:
             return self.config.gbce_t
         return self.config.gbce_t * min(1.0, self.step / warmup)
 
+    def _negatives_now(self) -> int:
+        """Geometric warm-up of the number of negatives from 1 to k."""
+        k = self.objective.num_negatives
+        fraction = min(1.0, self.step / self.config.negatives_warmup_steps)
+        return max(1, min(k, round(k ** fraction)))
+
     def _should_stop(self, start: float) -> str:
         cfg = self.config
         if cfg.max_steps is not None and self.step >= cfg.max_steps:
@@ -249,6 +251,8 @@ class Trainer:
         rows, lengths = self.train_rows[index], self.train_lengths[index]
         if self.config.gbce_t_warmup_steps:
             self.objective.set_t(self._t_now())
+        if self.config.negatives_warmup_steps:
+            self.objective.set_active_negatives(self._negatives_now())
         negatives = self.objective.negatives(rows[:, 1:], self.negative_generator)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                             enabled=self.autocast_dtype is not None):
