@@ -21,12 +21,14 @@ from gsasrec.data.registry import dataset_path
 from gsasrec.errors import GsasrecError
 from gsasrec.training import Trainer
 
-VARIANTS = [  # name, precision, scoring, compile
-    ("baseline eager fp32 gather", "fp32", "gather", False),
-    ("eager fp32 full", "fp32", "full", False),
-    ("eager bf16 gather", "bf16", "gather", False),
-    ("eager bf16 full", "bf16", "full", False),
-    ("compiled bf16 full", "bf16", "full", True),
+VARIANTS = [  # name, precision, scoring, compile, preset
+    ("baseline eager fp32 gather", "fp32", "gather", False, "gsasrec-ml1m"),
+    ("eager fp32 full", "fp32", "full", False, "gsasrec-ml1m"),
+    ("eager bf16 gather", "bf16", "gather", False, "gsasrec-ml1m"),
+    ("eager bf16 full", "bf16", "full", False, "gsasrec-ml1m"),
+    ("compiled bf16 full", "bf16", "full", True, "gsasrec-ml1m"),
+    ("sasrec k=1 eager bf16 gather", "bf16", "gather", False, "sasrec-ml1m"),
+    ("sasrec k=1 eager bf16 full", "bf16", "full", False, "sasrec-ml1m"),
 ]
 
 
@@ -53,17 +55,18 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--variants", default="all", help="comma-separated indices or 'all'")
     args = parser.parse_args()
-    base = PRESETS["gsasrec-ml1m"].replace(device=args.device)
     try:
         dataset_path("ml-1m")
+        data: dict = {}
     except GsasrecError:  # no files: synthetic data with ML-1M's catalogue size
-        base = base.replace(dataset="synthetic", synthetic_num_items=3416,
-                            synthetic_num_users=6040)
+        data = {"dataset": "synthetic", "synthetic_num_items": 3416, "synthetic_num_users": 6040}
+    base = PRESETS["gsasrec-ml1m"].replace(device=args.device, **data)
     chosen = VARIANTS if args.variants == "all" else [VARIANTS[int(i)]
                                                       for i in args.variants.split(",")]
     rows = []
-    for name, precision, scoring, compiled in chosen:
-        config = base.replace(precision=precision, scoring=scoring, compile=compiled)
+    for name, precision, scoring, compiled, preset in chosen:
+        config = PRESETS[preset].replace(device=args.device, precision=precision,
+                                         scoring=scoring, compile=compiled, **data)
         trainer = Trainer(config, None, progress=False)
         device = trainer.device
         batch = config.batch_size
@@ -76,7 +79,7 @@ def main() -> None:
 
         started = time.perf_counter()
         ms = time_steps(step, args.warmup, args.steps, device)
-        rows.append({"variant": name, "precision": precision, "scoring": scoring,
+        rows.append({"variant": name, "preset": preset, "precision": precision, "scoring": scoring,
                      "compile": compiled, "ms_per_step": ms, "steps_per_second": 1000 / ms,
                      "sequences_per_second": 1000 / ms * batch,
                      "variant_wall_seconds": time.perf_counter() - started})
