@@ -21,14 +21,18 @@ from gsasrec.data.registry import dataset_path
 from gsasrec.errors import GsasrecError
 from gsasrec.training import Trainer
 
-VARIANTS = [  # name, precision, scoring, compile, preset
-    ("baseline eager fp32 gather", "fp32", "gather", False, "gsasrec-ml1m"),
-    ("eager fp32 full", "fp32", "full", False, "gsasrec-ml1m"),
-    ("eager bf16 gather", "bf16", "gather", False, "gsasrec-ml1m"),
-    ("eager bf16 full", "bf16", "full", False, "gsasrec-ml1m"),
-    ("compiled bf16 full", "bf16", "full", True, "gsasrec-ml1m"),
-    ("sasrec k=1 eager bf16 gather", "bf16", "gather", False, "sasrec-ml1m"),
-    ("sasrec k=1 eager bf16 full", "bf16", "full", False, "sasrec-ml1m"),
+VARIANTS = [  # name, precision, scoring, mode (eager | compiled | graph), preset
+    ("baseline eager fp32 gather", "fp32", "gather", "eager", "gsasrec-ml1m"),
+    ("eager fp32 full", "fp32", "full", "eager", "gsasrec-ml1m"),
+    ("eager bf16 gather", "bf16", "gather", "eager", "gsasrec-ml1m"),
+    ("eager bf16 full", "bf16", "full", "eager", "gsasrec-ml1m"),
+    ("compiled bf16 full", "bf16", "full", "compiled", "gsasrec-ml1m"),
+    ("cuda-graph bf16 full", "bf16", "full", "graph", "gsasrec-ml1m"),
+    ("cuda-graph bf16 gather", "bf16", "gather", "graph", "gsasrec-ml1m"),
+    ("cuda-graph fp32 full", "fp32", "full", "graph", "gsasrec-ml1m"),
+    ("sasrec k=1 eager bf16 gather", "bf16", "gather", "eager", "sasrec-ml1m"),
+    ("sasrec k=1 cuda-graph bf16 gather", "bf16", "gather", "graph", "sasrec-ml1m"),
+    ("sasrec k=1 cuda-graph bf16 full", "bf16", "full", "graph", "sasrec-ml1m"),
 ]
 
 
@@ -64,9 +68,10 @@ def main() -> None:
     chosen = VARIANTS if args.variants == "all" else [VARIANTS[int(i)]
                                                       for i in args.variants.split(",")]
     rows = []
-    for name, precision, scoring, compiled, preset in chosen:
+    for name, precision, scoring, mode, preset in chosen:
         config = PRESETS[preset].replace(device=args.device, precision=precision,
-                                         scoring=scoring, compile=compiled, **data)
+                                         scoring=scoring, compile=mode == "compiled",
+                                         cuda_graph=mode == "graph", **data)
         trainer = Trainer(config, None, progress=False)
         device = trainer.device
         batch = config.batch_size
@@ -80,7 +85,7 @@ def main() -> None:
         started = time.perf_counter()
         ms = time_steps(step, args.warmup, args.steps, device)
         rows.append({"variant": name, "preset": preset, "precision": precision, "scoring": scoring,
-                     "compile": compiled, "ms_per_step": ms, "steps_per_second": 1000 / ms,
+                     "mode": mode, "ms_per_step": ms, "steps_per_second": 1000 / ms,
                      "sequences_per_second": 1000 / ms * batch,
                      "variant_wall_seconds": time.perf_counter() - started})
         # full-ranking evaluation of every test user (seen items masked)

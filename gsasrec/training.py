@@ -107,7 +107,6 @@ class Trainer:
         self.split = make_split(config, self.interactions)
         self.num_items = self.split.num_items
         config.validate(self.num_items)
-        loss = config.resolved_loss
         self.alpha = sampling_rate(min(config.num_negatives, self.num_items - 1), self.num_items)
         self.autocast_dtype = (torch.bfloat16 if self.device.type == "cuda"
                                and config.precision in ("auto", "bf16") else None)
@@ -117,12 +116,15 @@ class Trainer:
         np.random.seed(config.seed)
         self.model = build_model(config, self.num_items).to(self.device)
         fused = self.device.type == "cuda"
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate,
-                                          weight_decay=config.weight_decay, fused=fused)
-        warmup = config.lr_warmup_steps
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
+        self.use_graph = fused and config.cuda_graph and not config.compile
+        lr = torch.tensor(config.learning_rate, device=self.device) if self.use_graph \
+            else config.learning_rate  # a tensor lr lets the scheduler change a captured step
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr,
+                                          weight_decay=config.weight_decay, fused=fused,
+                                          capturable=self.use_graph)
         self.objective = make_objective(config, self.num_items, self.device)
+        if config.negatives_warmup_steps:
+            self.objective.set_active_negatives(1)
         self.loss_fn = self.objective
         if config.compile:
             self.loss_fn = torch.compile(self.objective)
@@ -136,6 +138,7 @@ class Trainer:
             raise GsasrecError("no user has two or more training items; the data is too short")
         self.order_generator = torch.Generator().manual_seed(config.seed)
         self.negative_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        self._graphed = None
         # progress state (saved in last.pt)
         self.epoch = 0
         self.step = 0
@@ -171,7 +174,7 @@ class Trainer:
         state = {
             "format": CHECKPOINT_FORMAT, "config": self.config.to_dict(),
             "num_items": self.num_items, "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_order": self.epoch_order, "best_ndcg": self.best_ndcg,
             "best_epoch": self.best_epoch, "best_step": self.best_step,
@@ -196,7 +199,6 @@ class Trainer:
                                "flags, or start a new --out folder")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         for name in ("epoch", "step", "batch_in_epoch", "best_ndcg", "best_epoch", "best_step",
                      "bad_validations", "train_seconds", "stop_reason", "best_wall"):
             setattr(self, name, state[name])
@@ -246,22 +248,56 @@ class Trainer:
             return "time_budget"
         return ""
 
+    def _step_body(self, index: torch.Tensor, generator: torch.Generator | None
+                   ) -> torch.Tensor:
+        rows, lengths = self.train_rows[index], self.train_lengths[index]
+        negatives = self.objective.negatives(rows[:, 1:], generator)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                            enabled=self.autocast_dtype is not None,
+                            cache_enabled=not self.use_graph):  # graphs need no cast cache
+            loss = self.loss_fn(self.model, rows, lengths, negatives)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
     def train_step(self, index: torch.Tensor) -> torch.Tensor:
         """One optimisation step on the training rows `index`; returns the loss (no sync)."""
-        rows, lengths = self.train_rows[index], self.train_lengths[index]
         if self.config.gbce_t_warmup_steps:
             self.objective.set_t(self._t_now())
         if self.config.negatives_warmup_steps:
             self.objective.set_active_negatives(self._negatives_now())
-        negatives = self.objective.negatives(rows[:, 1:], self.negative_generator)
-        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                            enabled=self.autocast_dtype is not None):
-            loss = self.loss_fn(self.model, rows, lengths, negatives)
+        if self.config.lr_warmup_steps and self.step <= self.config.lr_warmup_steps:
+            self._set_lr(self._lr_now())
+        if self.use_graph:
+            if self._graphed is None:
+                from gsasrec.graphed import GraphedTrainStep
+
+                try:
+                    self._graphed = GraphedTrainStep(lambda i: self._step_body(i, None),
+                                                     self.model, self.optimizer, len(index),
+                                                     self.device)
+                except RuntimeError as error:  # keep training, eagerly, and say why
+                    print(f"gsasrec: CUDA graph capture failed ({error}); training eagerly",
+                          file=sys.stderr)
+                    self.use_graph = False
+                    torch.cuda.synchronize(self.device)
+            if self._graphed is not None:
+                return self._graphed(index)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
-        return loss.detach()
+        return self._step_body(index, self.negative_generator)
+
+    def _lr_now(self) -> float:
+        """Linear learning-rate warm-up, then constant (as the paper's Adam)."""
+        warmup = self.config.lr_warmup_steps
+        scale = min(1.0, (self.step + 1) / warmup) if warmup else 1.0
+        return self.config.learning_rate * scale
+
+    def _set_lr(self, value: float) -> None:
+        for group in self.optimizer.param_groups:
+            if torch.is_tensor(group["lr"]):
+                group["lr"].fill_(value)  # in place: a captured graph reads this tensor
+            else:
+                group["lr"] = value
 
     def _train_epoch(self, start: float, stop: _StopRequest, bar: Any) -> tuple[str, float]:
         cfg = self.config
@@ -278,8 +314,7 @@ class Trainer:
             if reason:
                 return reason, (loss_sum.item() / max(counted, 1))
             index = order[self.batch_in_epoch * batch:(self.batch_in_epoch + 1) * batch]
-            loss = self.train_step(index)
-            loss_sum += loss.detach()
+            loss_sum += self.train_step(index)
             counted += 1
             self.step += 1
             self.batch_in_epoch += 1
@@ -297,12 +332,12 @@ class Trainer:
             )
         return "", mean_loss
 
-    def _validate(self, mean_loss: float) -> bool:
+    def _validate(self, mean_loss: float | None) -> bool:
         """Validate, log, keep the best weights; True when early stopping should fire."""
         metrics = self.evaluate("validation").metrics()
         now = time.time()
         entry = {"epoch": self.epoch, "step": self.step, "train_loss": mean_loss,
-                 "t": self._t_now(), "lr": self.scheduler.get_last_lr()[0],
+                 "t": self._t_now(), "lr": self._lr_now(),
                  **{f"val_{k}": v for k, v in metrics.items()},
                  "train_seconds": round(self.train_seconds, 3),
                  "process_seconds": round(now - gsasrec.PROCESS_START, 3)}
@@ -314,6 +349,9 @@ class Trainer:
             self.save_best()
             self.best_wall = time.time() - gsasrec.PROCESS_START
             entry["best"] = True
+            entry["best_checkpoint_process_seconds"] = round(self.best_wall, 3)
+            if self.config.track_test_of_best:  # for time-to-quality curves only, never selection
+                entry.update({f"test_{k}": v for k, v in self.evaluate("test").metrics().items()})
         else:
             self.bad_validations += 1
         log = self._path("log.jsonl")
@@ -374,7 +412,7 @@ class Trainer:
         if bar is not None:
             bar.close()
         if not self.history or self.history[-1]["step"] != self.step:
-            self._validate(float("nan"))  # a stop mid-epoch still gets its last validation
+            self._validate(None)  # a stop mid-epoch still gets its last validation
         self.save_last()
         return self._finish(resumed=resumed)
 
