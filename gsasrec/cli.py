@@ -48,6 +48,8 @@ TRAIN_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--tied-embeddings", "tied_embeddings", _bool, "share input and output item embeddings"),
     ("--init-std", "init_std", float, "std of the truncated-normal initialisation"),
     ("--mask-prob", "mask_prob", float, "BERT4Rec masking probability"),
+    ("--mask-last-prob", "mask_last_prob", float,
+     "BERT4Rec: share of sequences with only the last item masked"),
     ("--batch-size", "batch_size", int, "sequences per step"),
     ("--lr", "learning_rate", float, "Adam learning rate"),
     ("--lr-warmup-steps", "lr_warmup_steps", int, "linear learning-rate warm-up"),
@@ -55,12 +57,16 @@ TRAIN_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--max-epochs", "max_epochs", _optional_int, "stop after N epochs"),
     ("--max-steps", "max_steps", _optional_int, "stop after N steps"),
     ("--time-budget", "time_budget", float, "stop after S seconds of training"),
+    ("--train-window", "train_window", str,
+     "last: each user's most recent items (SASRec); random: a random window each epoch"),
     ("--patience", "patience", int, "validations without improvement before stopping"),
     ("--val-every-epochs", "val_every_epochs", int, "validate every N epochs"),
     ("--val-users", "val_users", int, "validation users (paper: 512)"),
     ("--split-seed", "split_seed", int, "seed of the validation-user sample"),
     ("--split", "split_mode", str, "standard | authors-port"),
     ("--filter-seen", "filter_seen", _bool, "exclude already-seen items when ranking"),
+    ("--track-test", "track_test_of_best", _bool,
+     "log test metrics of every new best checkpoint (time-to-quality curves)"),
     ("--eval-batch-size", "eval_batch_size", int, "users per evaluation batch"),
     ("--synthetic-items", "synthetic_num_items", int, "catalogue size of synthetic data"),
     ("--synthetic-users", "synthetic_num_users", int, "users of synthetic data"),
@@ -70,6 +76,7 @@ TRAIN_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--precision", "precision", str, "auto | bf16 | fp32"),
     ("--scoring", "scoring", str, "auto | full | gather"),
     ("--compile", "compile", _bool, "torch.compile the training step"),
+    ("--cuda-graph", "cuda_graph", _bool, "on CUDA, replay each step as one captured graph"),
 ]
 
 
@@ -154,6 +161,45 @@ def cmd_convert(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
+    from gsasrec.calibration import run_calibration_report
+    from gsasrec.io import atomic_write_bytes, atomic_write_json
+
+    report, table = run_calibration_report(args.run_dir, args.top_k, args.bins, args.strategy)
+    atomic_write_json(args.run_dir / "calibration.json", report)
+    atomic_write_bytes(args.run_dir / "reliability.csv", table.to_csv(index=False).encode())
+    print(json.dumps({"run": str(args.run_dir), "model": report["model"],
+                      "recalibrated": report["recalibrated"]}, indent=2))
+    return 0
+
+
+def cmd_table(args: argparse.Namespace, argv: list[str]) -> int:
+    from gsasrec import report
+
+    roots = args.roots or [Path("results")]
+    runs = report.collect_runs(roots)
+    if runs.empty:
+        raise GsasrecError(f"no finished runs (metrics.json) under {', '.join(map(str, roots))}")
+    shown = ["dataset", "label", "ndcg@10", "recall@1", "recall@10", "published_ndcg@10",
+             "ndcg_vs_bert4rec", "time_to_best_s", "train_seconds", "epochs", "early_stopped",
+             "peak_gpu_memory_mb", "ece", "runs"]
+    table = report.main_table(runs)
+    print(report.to_markdown(table[shown]))
+    differences = report.relative_differences(runs)
+    if not differences.empty:
+        print()
+        print(report.to_markdown(differences))
+    grid = report.grid_table(runs, args.dataset)
+    if args.grid and not grid.empty:
+        print()
+        print(report.to_markdown(grid))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        (grid if args.grid and not grid.empty else table).to_csv(args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gsasrec", description="Train and evaluate SASRec, gSASRec and BERT4Rec.")
@@ -169,11 +215,26 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("ratings", help="u.data or ratings.dat")
     convert.add_argument("--out-dir")
     convert.add_argument("--name")
+    calibrate = sub.add_parser("calibrate", help="write calibration.json and reliability.csv "
+                               "(top-k probabilities vs outcomes) into a run folder")
+    calibrate.add_argument("run_dir", type=Path)
+    calibrate.add_argument("--top-k", type=int, default=10, help="top-ranked items per user")
+    calibrate.add_argument("--bins", type=int, default=10, help="reliability bins")
+    calibrate.add_argument("--strategy", choices=("uniform", "quantile"), default="uniform",
+                           help="equal-width or equal-mass bins")
+    table = sub.add_parser("table", help="our runs beside the published numbers, and the "
+                           "k x t grid")
+    table.add_argument("roots", nargs="*", type=Path, help="folders searched for run folders "
+                       "(default: results)")
+    table.add_argument("--grid", action="store_true", help="also print the k x t grid")
+    table.add_argument("--dataset", default="ml-1m", help="data set of the grid")
+    table.add_argument("--out", type=Path, help="write the main table (or, with --grid, the "
+                       "grid) as CSV")
     return parser
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "download": cmd_download,
-            "convert": cmd_convert}
+            "convert": cmd_convert, "table": cmd_table, "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,6 +61,7 @@ class TrainConfig:
     max_epochs: int | None = 10_000
     max_steps: int | None = None
     time_budget: float | None = None  # seconds of training, data loading excluded
+    train_window: Literal["last", "random"] = "last"  # which max_seq_len + 1 items a user trains on
     patience: int = 50  # validations without improvement before early stopping
     val_every_epochs: int = 1
     # evaluation
@@ -137,6 +138,8 @@ class TrainConfig:
              f"--synthetic-users must be at least 1, got {self.synthetic_num_users}"),
             (self.split_mode in ("standard", "authors-port"),
              f"--split must be 'standard' or 'authors-port', got {self.split_mode!r}"),
+            (self.train_window in ("last", "random"),
+             f"--train-window must be 'last' or 'random', got {self.train_window!r}"),
             (self.precision in ("auto", "bf16", "fp32"),
              f"--precision must be auto, bf16 or fp32, got {self.precision!r}"),
             (self.scoring in ("auto", "full", "gather"),

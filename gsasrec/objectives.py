@@ -56,6 +56,7 @@ class NextItemObjective:
     t: torch.Tensor  # 0-d; changes with the t warm-up
     scoring: str
     active_negatives: torch.Tensor | None = None  # 0-d; None = all k
+    graph_safe = True  # no host synchronisation: the step can be captured as a CUDA graph
 
     def set_t(self, value: float) -> None:
         self.t.fill_(value)

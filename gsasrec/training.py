@@ -116,13 +116,14 @@ class Trainer:
         np.random.seed(config.seed)
         self.model = build_model(config, self.num_items).to(self.device)
         fused = self.device.type == "cuda"
-        self.use_graph = fused and config.cuda_graph and not config.compile
+        self.objective = make_objective(config, self.num_items, self.device)
+        self.use_graph = (fused and config.cuda_graph and not config.compile
+                          and getattr(self.objective, "graph_safe", False))
         lr = torch.tensor(config.learning_rate, device=self.device) if self.use_graph \
             else config.learning_rate  # a tensor lr lets the scheduler change a captured step
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr,
                                           weight_decay=config.weight_decay, fused=fused,
                                           capturable=self.use_graph)
-        self.objective = make_objective(config, self.num_items, self.device)
         if config.negatives_warmup_steps:
             self.objective.set_active_negatives(1)
         self.loss_fn = self.objective
@@ -133,6 +134,11 @@ class Trainer:
         usable = lengths >= 2
         self.train_rows = torch.from_numpy(rows[usable]).to(self.device)
         self.train_lengths = torch.from_numpy(lengths[usable]).to(self.device)
+        if config.train_window == "random":  # whole histories stay on the device, flat
+            kept = self.split.train.select(np.flatnonzero(usable))
+            self.train_flat = torch.from_numpy(kept.items).to(self.device)
+            self.train_starts = torch.from_numpy(kept.offsets[:-1]).to(self.device)
+            self.train_ends = torch.from_numpy(kept.offsets[1:]).to(self.device)
         self.num_train_users = int(usable.sum())
         if self.num_train_users == 0:
             raise GsasrecError("no user has two or more training items; the data is too short")
@@ -248,9 +254,27 @@ class Trainer:
             return "time_budget"
         return ""
 
+    def _random_windows(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A window of max_seq_len + 1 items ending anywhere in each user's history
+        (departure from SASRec, which always trains on the most recent window)."""
+        width = self.config.max_seq_len + 1
+        starts, ends = self.train_starts[index], self.train_ends[index]
+        total = ends - starts
+        size = total.clamp(max=width)
+        spare = total - size  # how far back the window may end
+        shift = (torch.rand(index.shape, device=index.device) * (spare + 1)).long()
+        first = ends - shift.clamp(max=spare) - size
+        slots = torch.arange(width, device=index.device)
+        position = (first[:, None] + slots[None, :]).clamp(max=self.train_flat.numel() - 1)
+        rows = torch.where(slots[None, :] < size[:, None], self.train_flat[position], 0)
+        return rows, size
+
     def _step_body(self, index: torch.Tensor, generator: torch.Generator | None
                    ) -> torch.Tensor:
-        rows, lengths = self.train_rows[index], self.train_lengths[index]
+        if self.config.train_window == "random":
+            rows, lengths = self._random_windows(index)
+        else:
+            rows, lengths = self.train_rows[index], self.train_lengths[index]
         negatives = self.objective.negatives(rows[:, 1:], generator)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                             enabled=self.autocast_dtype is not None,
