@@ -4,6 +4,7 @@ to a scalar loss."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -113,6 +114,7 @@ class MaskedItemObjective:
     max_seq_len: int
     mask_prob: float
     mask_last_prob: float
+    graph_safe = True  # fixed shapes, no host synchronisation
 
     @property
     def mask_id(self) -> int:
@@ -138,13 +140,28 @@ class MaskedItemObjective:
             < self.mask_last_prob
         return torch.where(last_only, steps[None, :] == kept[:, None] - 1, masked)
 
+    @property
+    def max_predictions(self) -> int:
+        """Masked positions scored per sequence: the mean plus four standard deviations of the
+        binomial count (the original caps them too, at max_predictions_per_seq)."""
+        mean = self.max_seq_len * self.mask_prob
+        spread = 4.0 * math.sqrt(mean * (1.0 - self.mask_prob))
+        return min(self.max_seq_len, math.ceil(mean + spread) + 1)
+
     def __call__(self, model: torch.nn.Module, rows: torch.Tensor, lengths: torch.Tensor,
                  masked: torch.Tensor) -> torch.Tensor:
         window, kept = last_items(rows, lengths, self.max_seq_len)  # (B, L), (B,)
         inputs = window.masked_fill(masked, self.mask_id)
         hidden = model(inputs, kept)  # (B, L, d)
-        logits = model.item_scores(hidden[masked])  # (N, V): only masked positions are scored
-        return full_softmax_loss(logits, window[masked] - 1)
+        # score only masked positions, with fixed shapes (no host sync: CUDA-graph safe):
+        # up to max_predictions masked positions of each row; picked unmasked ones weigh 0
+        picked = masked.float().topk(self.max_predictions, dim=1, sorted=False).indices
+        weights = masked.gather(1, picked)  # (B, M)
+        vectors = hidden.gather(1, picked[..., None].expand(-1, -1, hidden.shape[-1]))
+        logits = model.item_scores(vectors)  # (B, M, V)
+        targets = (window.gather(1, picked) - 1).clamp(min=0)
+        return full_softmax_loss(logits.reshape(-1, self.num_items), targets.reshape(-1),
+                                 weights.reshape(-1))
 
 
 def make_objective(config: TrainConfig, num_items: int, device: torch.device

@@ -300,11 +300,10 @@ class Trainer:
                     self._graphed = GraphedTrainStep(lambda i: self._step_body(i, None),
                                                      self.model, self.optimizer, len(index),
                                                      self.device)
-                except RuntimeError as error:  # keep training, eagerly, and say why
-                    print(f"gsasrec: CUDA graph capture failed ({error}); training eagerly",
-                          file=sys.stderr)
-                    self.use_graph = False
-                    torch.cuda.synchronize(self.device)
+                except RuntimeError as error:  # a failed capture leaves CUDA RNG unusable
+                    raise GsasrecError(
+                        f"CUDA graph capture of the training step failed ({error}); "
+                        "rerun with --cuda-graph false") from None
             if self._graphed is not None:
                 return self._graphed(index)
         self.optimizer.zero_grad(set_to_none=True)

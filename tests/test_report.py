@@ -1,0 +1,168 @@
+"""report: run folders -> tables beside the published numbers, and the `gsasrec table` command."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gsasrec import report
+from gsasrec.cli import main
+
+NUM_ITEMS = 50
+
+
+def write_run(folder: Path, model: str, loss: str, k: int | None, t: float | None, ndcg: float,
+              best_seconds: float, total_seconds: float, early_stopped: bool = False,
+              dataset: str = "ml-1m", predictions: bool = True, seed: int = 0) -> Path:
+    """A finished run folder as the trainer writes it, with chosen numbers."""
+    folder.mkdir(parents=True)
+    config = {"dataset": dataset, "model": model, "loss": loss, "num_negatives": k or 256,
+              "gbce_t": t or 0.0, "time_budget": 390.0, "seed": seed}
+    (folder / "config.json").write_text(json.dumps(config))
+    metrics = {
+        "dataset": dataset, "model": model, "loss": loss, "num_negatives": k, "gbce_t": t,
+        "validation": {"ndcg@10": ndcg + 0.01, "recall@1": 0.05, "recall@10": 0.3},
+        "test": {"ndcg@10": ndcg, "recall@1": 0.06, "recall@10": 0.31},
+        "split": {"num_items": NUM_ITEMS},
+        "training": {"epochs": 12, "steps": 600, "stop_reason": "early_stopping"
+                     if early_stopped else "time_budget", "early_stopped": early_stopped,
+                     "patience": 100, "best_epoch": 8, "train_seconds": total_seconds,
+                     # process wall time of the last process: wrong after a resume
+                     "seconds_to_best_checkpoint": 9999.0, "wall_seconds": total_seconds + 20,
+                     "peak_gpu_memory_mb": 1234.5},
+        "provenance": {"seed": seed, "device_name": "NVIDIA H200", "git_commit": "abc"},
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    log = [{"epoch": 4, "train_seconds": best_seconds / 2, "best": True},
+           {"epoch": 8, "train_seconds": best_seconds, "best": True},
+           {"epoch": 12, "train_seconds": total_seconds}]
+    (folder / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log))
+    if predictions:
+        rng = np.random.default_rng(0)
+        users = 40
+        top_items = np.tile(np.arange(1, 11), (users, 1))
+        np.savez(folder / "predictions.npz", users=np.arange(users),
+                 targets=rng.integers(1, NUM_ITEMS + 1, users),
+                 target_scores=rng.normal(size=users).astype(np.float32),
+                 ranks=rng.integers(1, NUM_ITEMS, users), top_items=top_items,
+                 top_scores=np.sort(rng.normal(size=(users, 10)), axis=1)[:, ::-1]
+                 .astype(np.float32),
+                 log_normalisers=np.full(users, 4.0, dtype=np.float32))
+    return folder
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    root = tmp_path / "paper"
+    main_dir, grid_dir = root / "main", root / "grid"
+    write_run(main_dir / "bert4rec", "bert4rec", "ce", None, None, 0.15, 100.0, 200.0, True)
+    write_run(main_dir / "gsasrec-s0", "gsasrec", "gbce", 256, 0.75, 0.165, 30.0, 60.0)
+    write_run(main_dir / "gsasrec-s1", "gsasrec", "gbce", 256, 0.75, 0.175, 40.0, 80.0, seed=1)
+    write_run(main_dir / "sasrec", "sasrec", "bce", 1, 0.0, 0.12, 20.0, 50.0, predictions=False)
+    write_run(main_dir / "beauty-bert4rec", "bert4rec", "ce", None, None, 0.03, 10.0, 20.0,
+              dataset="beauty")
+    write_run(grid_dir / "k1-t0", "gsasrec", "gbce", 1, 0.0, 0.11, 10.0, 390.0)
+    write_run(grid_dir / "k256-t1", "gsasrec", "gbce", 256, 1.0, 0.16, 300.0, 390.0, True)
+    write_run(grid_dir / "k256-t0.75", "gsasrec", "gbce", 256, 0.75, 0.17, 300.0, 390.0)
+    return root
+
+
+def test_collect_runs_reads_each_finished_run(results: Path) -> None:
+    (results / "main" / "unfinished").mkdir()  # no metrics.json: not a run yet
+    runs = report.collect_runs(results)
+    assert len(runs) == 8
+    row = runs[runs["name"] == "gsasrec-s0"].iloc[0]
+    assert row["label"] == "gSASRec (k=256, t=0.75)"
+    assert row["experiment"] == "main"
+    assert (row["k"], row["t"], row["ndcg@10"]) == (256.0, 0.75, 0.165)
+    # time to best is the log's cumulative training seconds, not the process wall time
+    assert row["time_to_best_s"] == 30.0 and row["train_seconds"] == 60.0
+    assert row["peak_gpu_memory_mb"] == 1234.5 and row["time_budget"] == 390.0
+    assert math.isfinite(row["ece"]) and 0.0 <= row["ece"] <= 1.0
+    assert math.isnan(runs[runs["name"] == "sasrec"].iloc[0]["ece"])  # no predictions.npz
+    assert set(runs["label"]) >= {"BERT4Rec", "SASRec (k=1, t=0)", "gSASRec (k=256, t=1)"}
+
+
+def test_ece_matches_the_calibration_module(results: Path) -> None:
+    calibration = pytest.importorskip("gsasrec.calibration")
+    run = results / "main" / "gsasrec-s0"
+    predicted, outcomes = calibration.top_k_reliability_data(run, top_k=10)
+    assert report.run_ece(run) == pytest.approx(
+        calibration.expected_calibration_error(predicted, outcomes))
+
+
+def test_published_numbers_are_the_papers() -> None:
+    published = report.published_numbers().set_index(["source", "label"])
+    assert published.loc[("authors' PyTorch port", "gSASRec (k=256, t=0.75)"), "ndcg@10"] == 0.1726
+    assert published.loc[("Klenitskiy & Vasilev, RecSys 2023", "BERT4Rec"), "recall@10"] == 0.2843
+    claims = report.published_numbers().set_index("claim")["relative"]
+    assert claims["NDCG@10 gSASRec vs BERT4Rec"] == 0.0947
+    assert claims["training time gSASRec vs BERT4Rec"] == -0.73
+
+
+def test_main_table_sets_our_rows_beside_the_published(results: Path) -> None:
+    table = report.main_table(report.collect_runs(results))
+    ml1m = table[table["dataset"] == "ml-1m"].set_index("label")
+    assert list(ml1m.index) == ["SASRec (k=1, t=0)", "BERT4Rec", "gSASRec (k=256, t=0.75)"]
+    gsasrec = ml1m.loc["gSASRec (k=256, t=0.75)"]
+    assert gsasrec["runs"] == 2  # two seeds, averaged; the grid cell stays out
+    assert gsasrec["ndcg@10"] == pytest.approx(0.17)
+    assert gsasrec["published_ndcg@10"] == 0.1726
+    assert gsasrec["ndcg_vs_bert4rec"] == pytest.approx(0.17 / 0.15 - 1)
+    assert gsasrec["time_to_best_vs_bert4rec"] == pytest.approx(35.0 / 100.0 - 1)
+    assert gsasrec["train_time_vs_bert4rec"] == pytest.approx(70.0 / 200.0 - 1)
+    assert ml1m.loc["BERT4Rec", "published_ndcg@10"] == 0.1537
+    assert ml1m.loc["BERT4Rec", "early_stopped"] == 1.0
+    beauty = table[table["dataset"] == "beauty"]
+    assert list(beauty["label"]) == ["BERT4Rec"] and beauty["published_ndcg@10"].isna().all()
+
+
+def test_relative_differences_as_the_paper_reports(results: Path) -> None:
+    relative = report.relative_differences(report.collect_runs(results))
+    ml1m = relative[relative["dataset"] == "ml-1m"].set_index("comparison")
+    ndcg = ml1m.loc["NDCG@10: gSASRec vs BERT4Rec"]
+    assert ndcg["ours"] == pytest.approx(0.17 / 0.15 - 1) and ndcg["published"] == 0.0947
+    time = ml1m.loc["training time to best checkpoint: gSASRec vs BERT4Rec"]
+    assert time["ours"] == pytest.approx(-0.65) and time["published"] == -0.73
+    assert "beauty" not in set(relative["dataset"])  # no gSASRec run on Beauty
+
+
+def test_grid_table_pivots_k_by_t_from_grid_runs_only(results: Path) -> None:
+    grid = report.grid_table(report.collect_runs(results), "ml-1m")
+    assert list(grid.index) == [1, 256]
+    assert list(grid["ndcg@10"].columns) == [0.0, 0.75, 1.0]
+    assert grid.loc[1, ("ndcg@10", 0.0)] == 0.11
+    assert grid.loc[256, ("ndcg@10", 0.75)] == 0.17  # the grid cell, not the main-table runs
+    assert grid.loc[256, ("early_stopped", 1.0)] == 1.0
+    assert math.isnan(grid.loc[1, ("ndcg@10", 1.0)])
+    assert set(grid.columns.get_level_values(0)) == {"ndcg@10", "ece", "early_stopped"}
+
+
+def test_empty_results_give_empty_tables(tmp_path: Path) -> None:
+    runs = report.collect_runs(tmp_path)
+    assert runs.empty and list(runs.columns) == report.RUN_COLUMNS
+    assert report.main_table(runs).empty and report.grid_table(runs).empty
+    assert report.relative_differences(runs).empty
+
+
+def test_to_markdown_needs_no_tabulate() -> None:
+    frame = report.published_numbers().head(4)[["source", "label", "ndcg@10"]]
+    lines = report.to_markdown(frame).splitlines()
+    assert lines[0] == "| source | label | ndcg@10 |"
+    assert lines[-1] == "| authors' PyTorch port | SASRec (k=1, t=0) | 0.1259 |"
+    assert lines[2].endswith("|  |")  # NaN prints as an empty cell
+
+
+def test_table_command(results: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "grid.csv"
+    assert main(["table", str(results), "--grid", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| ml-1m | gSASRec (k=256, t=0.75) | 0.1700 |" in printed
+    assert "NDCG@10: gSASRec vs BERT4Rec" in printed
+    assert out.exists()
+    assert main(["table", str(tmp_path / "nothing")]) == 2
+    assert "no finished runs" in capsys.readouterr().err
