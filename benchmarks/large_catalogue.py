@@ -1,0 +1,135 @@
+"""Large catalogues on one GPU: gSASRec (k=256) on Gowalla-sized synthetic data, and where
+full-softmax models (SASRec-CE, BERT4Rec) stop fitting or slow down as the catalogue grows.
+
+Part 1 (`--part gowalla`): synthetic data of Gowalla size (1.3M items, 100k users, about
+6M interactions, power-law popularity); gSASRec trains for a fixed number of steps (step
+time, peak memory) and then ranks every user's test item against all 1.3M items.
+Part 2 (`--part sizes`): step time and peak memory per step against catalogue size for
+gSASRec (k=256), SASRec with full softmax and BERT4Rec; out-of-memory is a result.
+
+    python benchmarks/large_catalogue.py --out results/benchmarks/large_catalogue.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import torch
+from common import time_steps, write_result
+
+from gsasrec.config import PRESETS, TrainConfig
+from gsasrec.data.synthetic import MarkovChainGenerator, SyntheticConfig
+from gsasrec.training import Trainer
+
+SIZES = (10_000, 100_000, 1_000_000, 3_000_000)
+MODELS = {  # name -> preset and overrides
+    "gsasrec k=256": ("gsasrec-ml1m", {}),
+    "sasrec-ce (full softmax)": ("sasrec-ce-ml1m", {}),
+    "bert4rec (full softmax)": ("bert4rec-ml1m", {}),
+}
+
+
+def synthetic(num_items: int, num_users: int, mean_length: int, seed: int = 0):
+    config = SyntheticConfig(num_items=num_items, num_users=num_users,
+                             min_length=5, max_length=2 * mean_length - 5,
+                             popularity_exponent=1.0, seed=seed)
+    return MarkovChainGenerator(config).generate()
+
+
+def measure(config: TrainConfig, interactions: Any, warmup: int, steps: int) -> dict[str, Any]:
+    """Time `steps` training steps; out-of-memory is reported, not raised."""
+    device = torch.device(config.device)
+    row: dict[str, Any] = {}
+    trainer = None
+    try:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        trainer = Trainer(config, None, interactions=interactions, progress=False)
+        generator = torch.Generator().manual_seed(0)
+
+        def step() -> None:
+            index = torch.randint(0, trainer.num_train_users, (config.batch_size,),
+                                  generator=generator)
+            trainer.train_step(index.to(trainer.device, non_blocking=True))
+
+        row["ms_per_step"] = time_steps(step, warmup, steps, device)
+        row["scoring"] = getattr(trainer.objective, "scoring", "full softmax")
+        row["status"] = "ok"
+    except torch.cuda.OutOfMemoryError:
+        row["status"] = "out of memory"
+    except RuntimeError as error:  # e.g. a tensor too large to index
+        row["status"] = f"failed: {str(error).splitlines()[0][:120]}"
+    if device.type == "cuda":
+        row["peak_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+    row["trainer"] = trainer
+    return row
+
+
+def part_gowalla(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    interactions = synthetic(args.gowalla_items, args.gowalla_users, args.mean_length)
+    generated = time.perf_counter() - started
+    config = PRESETS["gsasrec-ml1m"].replace(dataset="synthetic", device=args.device,
+                                             negatives_warmup_steps=0)
+    row = measure(config, interactions, args.warmup, args.steps)
+    trainer = row.pop("trainer")
+    result = {"num_items": interactions.num_items, "num_users": interactions.num_users,
+              "num_interactions": interactions.num_interactions,
+              "generation_seconds": generated, **row}
+    if trainer is not None:
+        device = trainer.device
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        evaluation = trainer.evaluate("test")
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        result["eval_all_users_seconds"] = time.perf_counter() - t0
+        result["eval_users"] = len(evaluation.ranks)
+        result["eval_peak_memory_gb"] = (torch.cuda.max_memory_allocated(device) / 2**30
+                                         if device.type == "cuda" else None)
+    return result
+
+
+def part_sizes(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for size in args.sizes:
+        interactions = synthetic(size, args.size_users, args.mean_length, seed=1)
+        for name, (preset, overrides) in MODELS.items():
+            config = PRESETS[preset].replace(dataset="synthetic", device=args.device,
+                                             negatives_warmup_steps=0, **overrides)
+            row = measure(config, interactions, args.warmup, args.steps)
+            row.pop("trainer")
+            rows.append({"num_items": size, "model": name, "batch_size": config.batch_size,
+                         "max_seq_len": config.max_seq_len, **row})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="results/benchmarks/large_catalogue.json")
+    parser.add_argument("--part", choices=["gowalla", "sizes", "both"], default="both")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--gowalla-items", type=int, default=1_300_000)
+    parser.add_argument("--gowalla-users", type=int, default=100_000)
+    parser.add_argument("--mean-length", type=int, default=60)
+    parser.add_argument("--size-users", type=int, default=20_000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args()
+    payload: dict[str, Any] = {"benchmark": "large_catalogue", "steps_timed": args.steps}
+    if args.part in ("gowalla", "both"):
+        payload["gowalla_sized"] = part_gowalla(args)
+        print(payload["gowalla_sized"], flush=True)
+    if args.part in ("sizes", "both"):
+        payload["catalogue_sizes"] = part_sizes(args)
+    write_result(args.out, payload, torch.device(args.device))
+
+
+if __name__ == "__main__":
+    main()
