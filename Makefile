@@ -22,7 +22,7 @@ app: $(STAMP)
 	$(VENV)/bin/streamlit run app/main.py
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 reports: $(STAMP)
 	$(PY) scripts/run_notebooks.py --mode full --out reports
