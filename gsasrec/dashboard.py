@@ -240,11 +240,13 @@ def read_run_summary(folder: str | Path, label: str | None = None) -> tuple[RunS
             has_checkpoint=_zip_readable(folder / "best.pt"))
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         return None, [f"{label}: skipped, metrics.json lacks a field ({error!r})"]
+    # a metrics-only folder (an experiment kept without weights) is fine; a file that is
+    # there but unreadable is a problem worth a warning
     warnings = []
-    if not summary.has_predictions:
-        warnings.append(f"{label}: predictions.npz missing or truncated: no reliability diagram")
-    if not summary.has_checkpoint:
-        warnings.append(f"{label}: best.pt missing or truncated: no recommendations")
+    if not summary.has_predictions and (folder / "predictions.npz").exists():
+        warnings.append(f"{label}: predictions.npz truncated or corrupt: no reliability diagram")
+    if not summary.has_checkpoint and (folder / "best.pt").exists():
+        warnings.append(f"{label}: best.pt truncated or corrupt: no recommendations")
     return summary, warnings
 
 
