@@ -8,10 +8,15 @@ its JSON of key numbers into --out. Exits non-zero when any notebook raises.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+# Executed copies keep plotly's JSON (for JupyterLab) plus HTML that loads plotly.js from its
+# CDN, so the exported reports show their charts without embedding 5 MB of JavaScript each.
+os.environ.setdefault("PLOTLY_RENDERER", "plotly_mimetype+notebook_connected")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

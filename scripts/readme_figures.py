@@ -1,0 +1,66 @@
+"""One figure per executed report for the README: the chosen plotly chart of each
+reports/*.html, screenshotted by headless Debian Chromium (no static-export engine needed).
+
+    python scripts/readme_figures.py --reports reports --out docs/figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import plotly
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", "--window-size=1100,900", "--hide-scrollbars")
+# notebook -> which plotly chart (0-based, in page order) represents it best
+CHOICE = {"01_overconfidence_theory": 1, "02_calibration_synthetic": 0,
+          "03_calibration_ml1m": 0, "04_main_table": 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reports", type=Path, default=Path("reports"))
+    parser.add_argument("--out", type=Path, default=Path("docs/figures"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in FLAGS:
+        options.add_argument(flag)
+    with tempfile.TemporaryDirectory() as profile:
+        options.add_argument(f"--user-data-dir={profile}")
+        driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+        try:
+            local_js = Path(plotly.__file__).parent / "package_data" / "plotly.min"
+            for html in sorted(args.reports.glob("*.html")):
+                # offline: point the report's CDN plotly.js at the copy plotly ships
+                page = re.sub(r"https://cdn\.plot\.ly/plotly-[0-9.]+\.min",
+                              local_js.as_uri(), html.read_text())
+                copy = Path(profile) / html.name
+                copy.write_text(page)
+                driver.get(copy.as_uri())
+                time.sleep(3)  # plotly renders after load
+                charts = driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
+                if not charts:
+                    print(f"{html.name}: no plotly chart, skipped")
+                    continue
+                chart = charts[min(CHOICE.get(html.stem, 0), len(charts) - 1)]
+                driver.execute_script("arguments[0].scrollIntoView();", chart)
+                time.sleep(1)
+                target = args.out / f"{html.stem}.png"
+                chart.screenshot(str(target))
+                print(f"wrote {target} ({len(charts)} charts in the report)")
+        finally:
+            driver.quit()
+
+
+if __name__ == "__main__":
+    main()
