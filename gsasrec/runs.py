@@ -82,19 +82,23 @@ class Run:
         if len(sequences.items) and (sequences.items.min() < 1
                                      or sequences.items.max() > self.num_items):
             raise GsasrecError(f"item ids must be in 1..{self.num_items}")
-        dummy_targets = np.ones(len(users), dtype=np.int64)
+        # target 0 (padding) matches no item, so the seen filter spares nothing: a real item
+        # as a dummy target would escape the filter, as a target always does
+        no_targets = np.zeros(len(users), dtype=np.int64)
         self.model.to(device)
-        result = evaluate_ranking(self.model, sequences, dummy_targets, self.num_items,
+        result = evaluate_ranking(self.model, sequences, no_targets, self.num_items,
                                   self.config.max_seq_len, filter_seen, top_k=k, device=device)
         probabilities = self.probabilities(result.top_scores, result.log_normalisers)
         k = result.top_items.shape[1]
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "user": np.repeat(np.asarray(users, dtype=object), k),
             "rank": np.tile(np.arange(1, k + 1), len(users)),
             "item": result.top_items.reshape(-1),
             "score": result.top_scores.reshape(-1),
             "probability": probabilities.reshape(-1),
         })
+        # fewer than k unseen items: the rest of the top-k are masked (-inf) seen items
+        return frame[np.isfinite(frame["score"].to_numpy())].reset_index(drop=True)
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[TrainConfig, torch.nn.Module,

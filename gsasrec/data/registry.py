@@ -97,7 +97,8 @@ def load_item_titles(name: str) -> dict[int, str]:
     """
     root = data_dir()
     if name == "ml-1m":
-        movies, mapping = root / "ml-1m" / "movies.dat", root / "ml-1m" / "sas_to_original_items.txt"
+        movies = root / "ml-1m" / "movies.dat"
+        mapping = root / "ml-1m" / "sas_to_original_items.txt"
         if not (movies.exists() and mapping.exists()):
             return {}
         titles = {}

@@ -106,7 +106,8 @@ class MarkovChainGenerator:
         lengths = histories.lengths
         previous = np.zeros(len(histories), dtype=np.int64)
         if len(histories.items):
-            previous = np.where(lengths > 0, histories.items[np.maximum(histories.offsets[1:] - 1, 0)], 0)
+            last = histories.items[np.maximum(histories.offsets[1:] - 1, 0)]
+            previous = np.where(lengths > 0, last, 0)
         q = self.transition(previous, candidates)
         if self.config.allow_repeats:
             return q
@@ -179,6 +180,8 @@ class MarkovChainGenerator:
 def _membership(histories: Sequences, candidates: np.ndarray) -> np.ndarray:
     """(N, C) bool: candidate c of row n appears in history n. Sorted search, no dense matrix."""
     lengths = histories.lengths
+    if not len(histories.items):  # every history empty: nothing is seen
+        return np.zeros(candidates.shape, dtype=bool)
     user_of = np.repeat(np.arange(len(histories)), lengths)
     num_rows = len(histories)
     scale = int(max(candidates.max(initial=0), histories.items.max(initial=0))) + 1
