@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -50,49 +49,11 @@ _NUMBER_RULES: dict[str, tuple[type, float, float]] = {
 
 
 def validate_parameters(**parameters: Any) -> None:
-    """Reject bad notebook parameters with one clear message, before any work starts.
+    """Reject bad notebook parameters with one clear message, before any work starts
+    (the rules live in gsasrec.params, shared by every notebook)."""
+    from gsasrec.params import validate_notebook_parameters
 
-    Knows the parameter names the notebooks use: flags must be bool, sizes ints in range,
-    `t`/`t_values` in [0, 1], `k_values`/`cells` positive and below `num_items`.
-    """
-    problems = []
-    for name, value in parameters.items():
-        if name in ("quick", "retrain_on_gpu"):
-            if not isinstance(value, bool):
-                problems.append(f"{name} must be True or False, got {value!r}")
-        elif name in _NUMBER_RULES:
-            kind, low, high = _NUMBER_RULES[name]
-            if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
-                problems.append(f"{name} must be an {kind.__name__} in [{low}, {high}], "
-                                f"got {value!r}")
-        elif name in ("output_dir", "results_dir"):
-            if not isinstance(value, str) or not value:
-                problems.append(f"{name} must be a non-empty path string, got {value!r}")
-        elif name in ("k_values", "t_values", "cells"):
-            problems.extend(_check_grid(name, value, parameters.get("num_items")))
-        else:
-            problems.append(f"unknown parameter {name!r}")
-    if problems:
-        raise GsasrecError("bad notebook parameters: " + "; ".join(problems))
-
-
-def _check_grid(name: str, value: Any, num_items: Any) -> list[str]:
-    if not isinstance(value, list | tuple) or not value:
-        return [f"{name} must be a non-empty list, got {value!r}"]
-    limit = num_items - 1 if isinstance(num_items, int) else math.inf
-    pairs = value if name == "cells" else [(v, 0.0) if name == "k_values" else (1, v)
-                                           for v in value]
-    problems = []
-    for pair in pairs:
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            problems.append(f"{name}: each cell must be [k, t], got {pair!r}")
-            continue
-        k, t = pair
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
-            problems.append(f"{name}: k must be an int in [1, num_items - 1], got {k!r}")
-        if isinstance(t, bool) or not isinstance(t, int | float) or not 0.0 <= t <= 1.0:
-            problems.append(f"{name}: t must be in [0, 1], got {t!r}")
-    return problems
+    validate_notebook_parameters(**parameters)
 
 
 def project_path(path: str | Path) -> Path:

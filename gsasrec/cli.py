@@ -194,8 +194,10 @@ def cmd_table(args: argparse.Namespace, argv: list[str]) -> int:
         print()
         print(report.to_markdown(grid))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        (grid if args.grid and not grid.empty else table).to_csv(args.out)
+        from gsasrec.io import atomic_write_bytes
+
+        atomic_write_bytes(args.out, (grid if args.grid and not grid.empty else table)
+                           .to_csv().encode())
         print(f"wrote {args.out}")
     return 0
 

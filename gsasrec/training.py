@@ -25,7 +25,13 @@ from gsasrec.config import TrainConfig
 from gsasrec.data import Interactions, LeaveOneOutSplit, leave_one_out, load_dataset
 from gsasrec.errors import GsasrecError
 from gsasrec.evaluation import EvalResult, evaluate_ranking
-from gsasrec.io import atomic_savez, atomic_torch_save, atomic_write_bytes, atomic_write_json
+from gsasrec.io import (
+    atomic_savez,
+    atomic_torch_save,
+    atomic_write_bytes,
+    atomic_write_json,
+    remove_stale_temporaries,
+)
 from gsasrec.io import environment as environment_info
 from gsasrec.models import build_model
 from gsasrec.objectives import make_objective
@@ -150,6 +156,8 @@ class Trainer:
         self.step = 0
         self.batch_in_epoch = 0
         self.epoch_order: torch.Tensor | None = None
+        self.epoch_loss_sum: torch.Tensor | None = None  # the interrupted epoch's loss so far
+        self.epoch_loss_count = 0
         self.best_ndcg = -math.inf
         self.best_epoch = 0
         self.best_step = 0
@@ -183,6 +191,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_order": self.epoch_order, "best_ndcg": self.best_ndcg,
+            "epoch_loss_sum": self.epoch_loss_sum, "epoch_loss_count": self.epoch_loss_count,
             "best_epoch": self.best_epoch, "best_step": self.best_step,
             "bad_validations": self.bad_validations, "train_seconds": self.train_seconds,
             "stop_reason": self.stop_reason, "best_wall": self.best_wall,
@@ -199,8 +208,12 @@ class Trainer:
         path = self._path("last.pt")
         if path is None or not path.exists():
             return False
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if state.get("config") != self.config.to_dict():
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as error:  # truncated, foreign, or holding code: never unpickled
+            raise GsasrecError(f"{path}: unreadable checkpoint ({type(error).__name__}); "
+                               "delete it to start over, or train into a new --out") from None
+        if not isinstance(state, dict) or state.get("config") != self.config.to_dict():
             raise GsasrecError(f"{path}: saved with a different config; resume with the same "
                                "flags, or start a new --out folder")
         self.model.load_state_dict(state["model"])
@@ -209,6 +222,8 @@ class Trainer:
                      "bad_validations", "train_seconds", "stop_reason", "best_wall"):
             setattr(self, name, state[name])
         self.epoch_order = state["epoch_order"]
+        self.epoch_loss_sum = state.get("epoch_loss_sum")
+        self.epoch_loss_count = state.get("epoch_loss_count", 0)
         self.history = json.loads(state["history"])
         torch.set_rng_state(state["rng_cpu"].cpu())
         self.order_generator.set_state(state["rng_order"].cpu())
@@ -226,11 +241,15 @@ class Trainer:
         split = self.split
         inputs, targets = ((split.val_inputs, split.val_targets) if which == "validation"
                            else (split.test_inputs, split.test_targets))
-        return evaluate_ranking(
-            self.model, inputs, targets, self.num_items, self.config.max_seq_len,
-            filter_seen=self.config.filter_seen, batch_size=self.config.eval_batch_size,
-            device=self.device, autocast_dtype=self.autocast_dtype,
-        )
+        try:
+            return evaluate_ranking(
+                self.model, inputs, targets, self.num_items, self.config.max_seq_len,
+                filter_seen=self.config.filter_seen, batch_size=self.config.eval_batch_size,
+                device=self.device, autocast_dtype=self.autocast_dtype,
+            )
+        except torch.cuda.OutOfMemoryError:
+            raise GsasrecError(f"GPU out of memory during {which} evaluation; lower "
+                               "--eval-batch-size") from None
 
     # ----- the loop ------------------------------------------------------------------------
     def _t_now(self) -> float:
@@ -330,12 +349,14 @@ class Trainer:
             self.epoch_order = torch.randperm(self.num_train_users, generator=self.order_generator)
             self.batch_in_epoch = 0
         order = self.epoch_order.to(self.device)
-        loss_sum = torch.zeros((), device=self.device)
-        counted = 0
+        loss_sum = (torch.zeros((), device=self.device) if self.epoch_loss_sum is None
+                    else self.epoch_loss_sum.to(self.device))
+        counted = self.epoch_loss_count
         while self.batch_in_epoch < steps_per_epoch:
             reason = self._should_stop(start) or (f"signal:{stop.reason}" if stop.reason else "")
             if reason:
-                return reason, (loss_sum.item() / max(counted, 1))
+                self.epoch_loss_sum, self.epoch_loss_count = loss_sum.detach().clone(), counted
+                return reason, self._finite_mean(loss_sum, counted)  # never save diverged weights
             index = order[self.batch_in_epoch * batch:(self.batch_in_epoch + 1) * batch]
             loss_sum += self.train_step(index)
             counted += 1
@@ -346,14 +367,22 @@ class Trainer:
         self.epoch += 1
         self.epoch_order = None
         self.batch_in_epoch = 0
+        self.epoch_loss_sum, self.epoch_loss_count = None, 0
+        return "", self._finite_mean(loss_sum, counted)
+
+    def _finite_mean(self, loss_sum: torch.Tensor, counted: int) -> float:
+        """The mean loss of the steps so far; a non-finite one stops training before anything
+        is saved (checked once per epoch or stop, so steps need no host sync)."""
         mean_loss = loss_sum.item() / max(counted, 1)
         if not math.isfinite(mean_loss):
+            last = self._path("last.pt")
+            kept = (f"the last good checkpoint is kept in {last}; " if last is not None
+                    and last.exists() else "")
             raise GsasrecError(
-                f"training diverged: non-finite loss in epoch {self.epoch}; the last good "
-                f"checkpoint is kept{' in ' + str(self.out_dir) if self.out_dir else ''}; "
-                "lower --lr or use --precision fp32"
+                f"training diverged: non-finite loss (nan or inf) by step {self.step}; {kept}"
+                "lower --lr or use --precision fp32, and train into a new --out folder"
             )
-        return "", mean_loss
+        return mean_loss
 
     def _validate(self, mean_loss: float | None) -> bool:
         """Validate, log, keep the best weights; True when early stopping should fire."""
@@ -389,6 +418,7 @@ class Trainer:
                 raise GsasrecError(f"{self.out_dir} already holds a finished run; choose another "
                                    "--out, delete it, or pass --resume to re-use it")
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.out_dir)  # half-written files of a killed run
             atomic_write_json(self.out_dir / "config.json", cfg.to_dict())
         resumed = resume and self.load_last()
         if self.stop_reason:  # resuming a run that had already stopped: only re-evaluate
