@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -76,6 +77,8 @@ TRAIN_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--precision", "precision", str, "auto | bf16 | fp32"),
     ("--scoring", "scoring", str, "auto | full | gather"),
     ("--compile", "compile", _bool, "torch.compile the training step"),
+    ("--distributed", "distributed", _bool,
+     "train with DistributedDataParallel (automatic when started by torchrun)"),
     ("--cuda-graph", "cuda_graph", _bool, "on CUDA, replay each step as one captured graph"),
 ]
 
@@ -117,6 +120,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     out = args.out or Path("runs") / default_run_name(config)
     result = train(config, out, resume=args.resume, progress=not args.no_progress,
                    command="gsasrec " + shlex.join(argv))
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for the run
+        return 0
     print(json.dumps({"out": str(out), "test": result.metrics["test"],
                       "validation": result.metrics["validation"],
                       "training": {k: result.metrics["training"][k]

@@ -74,6 +74,7 @@ class TrainConfig:
     precision: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 autocast on CUDA
     scoring: Literal["auto", "full", "gather"] = "auto"  # how sampled items are scored
     compile: bool = False
+    distributed: bool = False  # join a torchrun process group (automatic under torchrun)
     cuda_graph: bool = True  # on CUDA, replay the whole step as one captured graph
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes kept with the run
 

@@ -18,6 +18,12 @@ from gsasrec.theory import sampling_rate
 FULL_SCORING_MAX_ITEMS = 1 << 16  # above this, gather the k + 1 scored rows instead
 
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DistributedDataParallel wrapper (forward goes through the wrapper,
+    so gradients are averaged; other methods are the model's own)."""
+    return getattr(model, "module", model)
+
+
 def choose_scoring(mode: str, num_items: int, num_negatives: int) -> str:
     """'full': one matmul against every item, then pick columns; 'gather': gather k+1 rows.
 
@@ -80,7 +86,7 @@ class NextItemObjective:
         inputs, targets = rows[:, :-1], rows[:, 1:]  # (B, L)
         mask = targets != 0
         hidden = model(inputs, (lengths - 1).clamp(min=1))  # (B, L, d)
-        table = model.output_table()
+        table = unwrap(model).output_table()
         if self.loss == "ce":
             logits = hidden @ table[1 : self.num_items + 1].T  # (B, L, V)
             flat = logits.reshape(-1, self.num_items)
@@ -158,7 +164,7 @@ class MaskedItemObjective:
         picked = masked.float().topk(self.max_predictions, dim=1, sorted=False).indices
         weights = masked.gather(1, picked)  # (B, M)
         vectors = hidden.gather(1, picked[..., None].expand(-1, -1, hidden.shape[-1]))
-        logits = model.item_scores(vectors)  # (B, M, V)
+        logits = unwrap(model).item_scores(vectors)  # (B, M, V)
         targets = (window.gather(1, picked) - 1).clamp(min=0)
         return full_softmax_loss(logits.reshape(-1, self.num_items), targets.reshape(-1),
                                  weights.reshape(-1))

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 import gsasrec
+from gsasrec import distributed
 from gsasrec.config import TrainConfig
 from gsasrec.data import Interactions, LeaveOneOutSplit, leave_one_out, load_dataset
 from gsasrec.errors import GsasrecError
@@ -109,6 +110,8 @@ class Trainer:
         self.progress = progress
         self.command = command
         self.device = resolve_device(config.device)
+        self.dist = distributed.setup(self.device.type, requested=config.distributed)
+        self.device = distributed.device_for(self.dist, self.device)
         self.interactions = interactions if interactions is not None else load_interactions(config)
         self.split = make_split(config, self.interactions)
         self.num_items = self.split.num_items
@@ -121,9 +124,20 @@ class Trainer:
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
         self.model = build_model(config, self.num_items).to(self.device)
+        self.train_model: torch.nn.Module = self.model
+        if self.dist.active:
+            if config.batch_size % self.dist.world_size:
+                raise GsasrecError(f"--batch-size ({config.batch_size}) must be divisible by "
+                                   f"the number of processes ({self.dist.world_size})")
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.train_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            torch.manual_seed(config.seed + 7919 * self.dist.rank)  # own dropout per rank
         fused = self.device.type == "cuda"
         self.objective = make_objective(config, self.num_items, self.device)
         self.use_graph = (fused and config.cuda_graph and not config.compile
+                          and not self.dist.active
                           and getattr(self.objective, "graph_safe", False))
         lr = torch.tensor(config.learning_rate, device=self.device) if self.use_graph \
             else config.learning_rate  # a tensor lr lets the scheduler change a captured step
@@ -149,7 +163,8 @@ class Trainer:
         if self.num_train_users == 0:
             raise GsasrecError("no user has two or more training items; the data is too short")
         self.order_generator = torch.Generator().manual_seed(config.seed)
-        self.negative_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        self.negative_generator = torch.Generator(device=self.device).manual_seed(
+            config.seed + 1 + 7919 * self.dist.rank)  # the data order stays shared by all ranks
         self._graphed = None
         # progress state (saved in last.pt)
         self.epoch = 0
@@ -169,6 +184,13 @@ class Trainer:
 
     # ----- checkpoints ---------------------------------------------------------------------
     def _path(self, name: str) -> Path | None:
+        """Where to write `name`: only rank 0 writes files."""
+        if self.out_dir is None or not self.dist.is_main:
+            return None
+        return self.out_dir / name
+
+    def _file(self, name: str) -> Path | None:
+        """Where to read `name` (every rank reads, for resume)."""
         return None if self.out_dir is None else self.out_dir / name
 
     def save_best(self) -> None:
@@ -205,7 +227,7 @@ class Trainer:
 
     def load_last(self) -> bool:
         """Restore everything from last.pt; False when there is none to resume from."""
-        path = self._path("last.pt")
+        path = self._file("last.pt")
         if path is None or not path.exists():
             return False
         try:
@@ -230,7 +252,7 @@ class Trainer:
         self.negative_generator.set_state(state["rng_negatives"].cpu())
         if self.device.type == "cuda" and state["rng_cuda"].numel():
             torch.cuda.set_rng_state(state["rng_cuda"].cpu(), self.device)
-        best = self._path("best.pt")
+        best = self._file("best.pt")
         if best is not None and best.exists():
             saved = torch.load(best, map_location=self.device, weights_only=True)
             self._best_state = saved["model"]
@@ -298,7 +320,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                             enabled=self.autocast_dtype is not None,
                             cache_enabled=not self.use_graph):  # graphs need no cast cache
-            loss = self.loss_fn(self.model, rows, lengths, negatives)
+            loss = self.loss_fn(self.train_model, rows, lengths, negatives)
         loss.backward()
         self.optimizer.step()
         return loss.detach()
@@ -354,10 +376,14 @@ class Trainer:
         counted = self.epoch_loss_count
         while self.batch_in_epoch < steps_per_epoch:
             reason = self._should_stop(start) or (f"signal:{stop.reason}" if stop.reason else "")
+            if self.dist.active:  # every rank must stop at the same step
+                reason = self._agree(reason, stop)
             if reason:
                 self.epoch_loss_sum, self.epoch_loss_count = loss_sum.detach().clone(), counted
                 return reason, self._finite_mean(loss_sum, counted)  # never save diverged weights
             index = order[self.batch_in_epoch * batch:(self.batch_in_epoch + 1) * batch]
+            if self.dist.active:  # a disjoint shard of the global batch per rank
+                index = index[self.dist.rank::self.dist.world_size]
             loss_sum += self.train_step(index)
             counted += 1
             self.step += 1
@@ -370,12 +396,20 @@ class Trainer:
         self.epoch_loss_sum, self.epoch_loss_count = None, 0
         return "", self._finite_mean(loss_sum, counted)
 
+    def _agree(self, reason: str, stop: _StopRequest) -> str:
+        codes = ["", "max_steps", "time_budget", "signal"]
+        code = distributed.agree_on_code(codes.index(reason.split(":")[0]), self.dist,
+                                         self.device)
+        if codes[code] == "signal":
+            return f"signal:{stop.reason or 'another rank'}"
+        return codes[code]
+
     def _finite_mean(self, loss_sum: torch.Tensor, counted: int) -> float:
         """The mean loss of the steps so far; a non-finite one stops training before anything
         is saved (checked once per epoch or stop, so steps need no host sync)."""
         mean_loss = loss_sum.item() / max(counted, 1)
         if not math.isfinite(mean_loss):
-            last = self._path("last.pt")
+            last = self._file("last.pt")
             kept = (f"the last good checkpoint is kept in {last}; " if last is not None
                     and last.exists() else "")
             raise GsasrecError(
@@ -417,6 +451,7 @@ class Trainer:
             if (self.out_dir / "metrics.json").exists() and not resume:
                 raise GsasrecError(f"{self.out_dir} already holds a finished run; choose another "
                                    "--out, delete it, or pass --resume to re-use it")
+        if self._path("config.json") is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(self.out_dir)  # half-written files of a killed run
             atomic_write_json(self.out_dir / "config.json", cfg.to_dict())
@@ -429,7 +464,7 @@ class Trainer:
         total = cfg.max_steps or ((cfg.max_epochs or 0) * (self.num_train_users //
                                   min(cfg.batch_size, self.num_train_users)) or None)
         bar = None
-        if self.progress:
+        if self.progress and self.dist.is_main:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True,
@@ -474,7 +509,7 @@ class Trainer:
         test = self.evaluate("test")
         validation = self.evaluate("validation")
         metrics = self._metrics(test, validation, resumed)
-        if self.out_dir is not None:
+        if self._path("metrics.json") is not None:
             atomic_savez(
                 self.out_dir / "predictions.npz",
                 users=self.interactions.user_ids[self.split.users],
@@ -518,6 +553,9 @@ class Trainer:
                 "wall_seconds": round(time.time() - gsasrec.PROCESS_START, 3),
                 "peak_gpu_memory_mb": peak, "resumed": resumed,
             },
+            "distributed": {"world_size": self.dist.world_size, "backend": self.dist.backend,
+                            "parameter_checksums": distributed.parameter_checksums(self.model,
+                                                                                   self.dist)},
             "provenance": {"seed": cfg.seed, "split_seed": cfg.split_seed,
                            "device": str(self.device), **environment_info(str(self.device))},
         }
@@ -529,4 +567,7 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, *, resume: boo
     """Train a model from a config, select on validation NDCG@10, evaluate on test."""
     trainer = Trainer(config, out_dir, interactions=interactions, progress=progress,
                       command=command)
-    return trainer.run(resume=resume)
+    try:
+        return trainer.run(resume=resume)
+    finally:
+        distributed.teardown(trainer.dist)
