@@ -41,9 +41,14 @@ def main() -> None:
         try:
             local_js = Path(plotly.__file__).parent / "package_data" / "plotly.min"
             for html in sorted(args.reports.glob("*.html")):
-                # offline: point the report's CDN plotly.js at the copy plotly ships
-                page = re.sub(r"https://cdn\.plot\.ly/plotly-[0-9.]+\.min",
-                              local_js.as_uri(), html.read_text())
+                # offline: swap the CDN's require.js + plotly.js for the copy plotly ships
+                # and a two-line require() that hands it to the report's chart scripts
+                shim = (f'<script src="{local_js.as_uri()}.js"></script><script>'
+                        "window.require=function(d,f){if(f)f(window.Plotly)};"
+                        "window.require.undef=function(){};"
+                        "window.requirejs={config:function(){}};</script>")
+                page = re.sub(r'<script[^>]*require(?:\.min)?\.js"></script>', lambda _: shim,
+                              html.read_text(), count=1)
                 copy = Path(profile) / html.name
                 copy.write_text(page)
                 driver.get(copy.as_uri())
