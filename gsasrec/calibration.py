@@ -8,7 +8,6 @@ estimates. Bins follow scikit-learn's `calibration_curve` (right-closed edges).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from gsasrec.errors import GsasrecError
+from gsasrec.io import read_json
 from gsasrec.theory import sampling_rate, true_probability
 
 STRATEGIES = ("uniform", "quantile")
@@ -149,13 +149,6 @@ def recalibrate(p_predicted: ArrayLike, num_negatives: int, num_items: int, t: f
 
 
 # ----- stored runs (real data, truth unknown) ---------------------------------------------
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GsasrecError(f"{path}: missing; is this a finished gsasrec run folder?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise GsasrecError(f"{path}: not valid JSON ({error})") from None
 
 
 def run_predictions(run_dir: str | Path) -> dict[str, Any]:
@@ -169,8 +162,8 @@ def run_predictions(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise GsasrecError(f"{run_dir}: no such run folder")
-    config = _read_json(run_dir / "config.json")
-    metrics = _read_json(run_dir / "metrics.json")
+    config = read_json(run_dir / "config.json")
+    metrics = read_json(run_dir / "metrics.json")
     try:
         with np.load(run_dir / "predictions.npz") as stored:
             arrays = {name: stored[name] for name in stored.files}

@@ -39,6 +39,18 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
     return stale
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file of a run folder, or one GsasrecError saying what is wrong with it."""
+    from gsasrec.errors import GsasrecError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise GsasrecError(f"{path}: missing; is this a finished gsasrec run folder?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise GsasrecError(f"{path}: not valid JSON ({error})") from None
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +16,8 @@ from gsasrec.data import Interactions, LeaveOneOutSplit
 from gsasrec.data.interactions import Sequences
 from gsasrec.errors import GsasrecError
 from gsasrec.evaluation import EvalResult, evaluate_ranking
+from gsasrec.io import read_json
 from gsasrec.models import build_model
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GsasrecError(f"{path}: missing; is this a finished gsasrec run folder?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise GsasrecError(f"{path}: not valid JSON ({error})") from None
 
 
 @dataclass
@@ -126,5 +117,5 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     if not path.is_dir():
         raise GsasrecError(f"{path}: no such run folder")
     config, model, num_items = load_checkpoint(path / "best.pt", device)
-    metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
+    metrics = read_json(path / "metrics.json") if (path / "metrics.json").exists() else {}
     return Run(path, config, model, num_items, metrics)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gsasrec.models.transformer import TransformerBlock
+from gsasrec.models.transformer import TransformerBlock, init_weights
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,7 @@ class BERT4Rec(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        std = self.config.init_std
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
-        with torch.no_grad():
-            self.item_embedding.weight[0].zero_()
+        init_weights(self, self.config.init_std)
 
     def forward(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Output vectors at every position: items (B, L) right-padded, lengths (B,) -> (B, L, d).

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gsasrec.models.transformer import TransformerBlock
+from gsasrec.models.transformer import TransformerBlock, init_weights
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,7 @@ class SASRec(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        std = self.config.init_std
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
-        with torch.no_grad():
-            self.item_embedding.weight[0].zero_()
+        init_weights(self, self.config.init_std)
 
     def output_table(self) -> torch.Tensor:
         """The item vectors that scores are dot products with: (num_items + 1, d)."""

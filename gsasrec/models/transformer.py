@@ -57,3 +57,16 @@ class TransformerBlock(nn.Module):
                 key_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = x + self.dropout(self.attention(self.norm1(x), causal, key_mask))
         return x + self.dropout(self.feed_forward(self.norm2(x)))
+
+
+def init_weights(model: nn.Module, std: float, padding_rows: int = 1) -> None:
+    """Truncated-normal init of every linear and embedding weight (zero biases), padding
+    row(s) of `model.item_embedding` zeroed; small weights keep early logits near zero."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+    with torch.no_grad():
+        model.item_embedding.weight[:padding_rows].zero_()
