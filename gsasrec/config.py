@@ -46,6 +46,7 @@ class TrainConfig:
     dropout: float = 0.5
     tied_embeddings: bool = True
     init_std: float = 0.02
+    block_style: Literal["pre-norm", "sasrec"] = "pre-norm"  # SASRec/gSASRec blocks
     mask_prob: float = 0.2  # BERT4Rec only
     mask_last_prob: float = 0.1  # BERT4Rec: share of sequences with only the last item masked
     # loss
@@ -139,6 +140,8 @@ class TrainConfig:
              f"--synthetic-users must be at least 1, got {self.synthetic_num_users}"),
             (self.split_mode in ("standard", "authors-port"),
              f"--split must be 'standard' or 'authors-port', got {self.split_mode!r}"),
+            (self.block_style in ("pre-norm", "sasrec"),
+             f"--block-style must be 'pre-norm' or 'sasrec', got {self.block_style!r}"),
             (self.train_window in ("last", "random"),
              f"--train-window must be 'last' or 'random', got {self.train_window!r}"),
             (self.precision in ("auto", "bf16", "fp32"),

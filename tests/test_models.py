@@ -60,3 +60,34 @@ def test_output_table_covers_padding_and_every_item():
                                      tied_embeddings=False), num_items=30)
     assert untied.output_table() is not untied.item_embedding.weight
     assert torch.all(tied.item_embedding.weight[0] == 0)  # padding row
+
+
+def test_sasrec_block_style_is_causal_and_ignores_padding():
+    torch.manual_seed(0)
+    model = SASRec(SASRecConfig(num_items=50, max_seq_len=12, embedding_dim=16, num_blocks=2,
+                                num_heads=2, dropout=0.5, block_style="sasrec")).eval()
+    items = torch.randint(1, 51, (3, 12))
+    lengths = torch.full((3,), 12)
+    changed = items.clone()
+    changed[:, 8:] = torch.randint(1, 51, (3, 4))
+    with torch.no_grad():
+        before, after = model(items, lengths), model(changed, lengths)
+    assert torch.allclose(before[:, :8], after[:, :8], atol=1e-6)
+    assert not torch.allclose(before[:, 8:], after[:, 8:])
+    short = items.clone()
+    short[:, 6:] = 0  # right padding
+    with torch.no_grad():
+        padded = model(short, torch.full((3,), 6))
+        trimmed = model(short[:, :6], torch.full((3,), 6))
+    assert torch.allclose(padded[:, :6], trimmed, atol=1e-6)
+
+
+def test_separate_key_input_equals_fused_projection_when_keys_are_the_queries():
+    from gsasrec.models.transformer import SelfAttention
+
+    torch.manual_seed(0)
+    attention = SelfAttention(16, 2, dropout=0.0).eval()
+    x = torch.randn(2, 7, 16)
+    with torch.no_grad():
+        assert torch.allclose(attention(x, True, None), attention(x, True, None, keys=x),
+                              atol=1e-6)

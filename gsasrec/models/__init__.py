@@ -25,7 +25,7 @@ def build_model(config: TrainConfig, num_items: int) -> torch.nn.Module:
             embedding_dim=config.embedding_dim, num_blocks=config.num_blocks,
             num_heads=config.num_heads, feedforward_dim=config.feedforward_dim,
             dropout=config.dropout, tied_embeddings=config.tied_embeddings,
-            init_std=config.init_std,
+            init_std=config.init_std, block_style=config.block_style,
         ))
     if config.model == "bert4rec":
         return BERT4Rec(BERT4RecConfig(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gsasrec.models.transformer import TransformerBlock, init_weights
+from gsasrec.models.transformer import SASRecBlock, TransformerBlock, init_weights
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class SASRecConfig:
     dropout: float = 0.5
     tied_embeddings: bool = True
     init_std: float = 0.02
+    block_style: str = "pre-norm"  # "pre-norm" (TransformerBlock) or "sasrec" (SASRecBlock)
 
 
 class SASRec(nn.Module):
@@ -38,8 +39,9 @@ class SASRec(nn.Module):
         self.item_embedding = nn.Embedding(config.num_items + 1, dim, padding_idx=0)
         self.position_embedding = nn.Embedding(config.max_seq_len, dim)
         self.input_dropout = nn.Dropout(config.dropout)
+        block = SASRecBlock if config.block_style == "sasrec" else TransformerBlock
         self.blocks = nn.ModuleList(
-            TransformerBlock(dim, config.num_heads, config.feedforward_dim or dim, config.dropout)
+            block(dim, config.num_heads, config.feedforward_dim or dim, config.dropout)
             for _ in range(config.num_blocks)
         )
         self.final_norm = nn.LayerNorm(dim)

@@ -17,11 +17,18 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(dim, dim)
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, causal: bool, key_mask: torch.Tensor | None
-                ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, causal: bool, key_mask: torch.Tensor | None,
+                keys: torch.Tensor | None = None) -> torch.Tensor:
+        """Queries from x; keys and values from `keys` when given (SASRec's block), else x."""
         batch, length, dim = x.shape
-        q, k, v = self.qkv(x).view(batch, length, 3, self.num_heads, dim // self.num_heads
-                                   ).permute(2, 0, 3, 1, 4)  # 3 x (B, H, L, D/H)
+        heads = (batch, length, self.num_heads, dim // self.num_heads)
+        if keys is None:
+            q, k, v = self.qkv(x).view(batch, length, 3, *heads[2:]).permute(2, 0, 3, 1, 4)
+        else:  # the same fused weights, applied to two inputs
+            weight, bias = self.qkv.weight, self.qkv.bias
+            q = F.linear(x, weight[:dim], bias[:dim]).view(heads).transpose(1, 2)
+            k, v = F.linear(keys, weight[dim:], bias[dim:]).view(
+                batch, length, 2, *heads[2:]).permute(2, 0, 3, 1, 4)  # 2 x (B, H, L, D/H)
         attn_mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, L)
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, is_causal=causal,
@@ -57,6 +64,29 @@ class TransformerBlock(nn.Module):
                 key_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = x + self.dropout(self.attention(self.norm1(x), causal, key_mask))
         return x + self.dropout(self.feed_forward(self.norm2(x)))
+
+
+class SASRecBlock(nn.Module):
+    """The block as the SASRec paper builds it: queries are normalised but keys and values
+    are not, the residual adds to the normalised queries, and the ReLU feed-forward has
+    dropout inside it but none on the residual branches (lighter than TransformerBlock's
+    dropout at the same rate)."""
+
+    def __init__(self, dim: int, num_heads: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attention = SelfAttention(dim, num_heads, dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.up = nn.Linear(dim, hidden)
+        self.down = nn.Linear(hidden, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, causal: bool = True,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        queries = self.norm1(x)
+        x = queries + self.attention(queries, causal, key_mask, keys=x)
+        hidden = self.norm2(x)
+        return hidden + self.dropout(self.down(self.dropout(F.relu(self.up(hidden)))))
 
 
 def init_weights(model: nn.Module, std: float, padding_rows: int = 1) -> None:
