@@ -148,6 +148,20 @@ def recalibrate(p_predicted: ArrayLike, num_negatives: int, num_items: int, t: f
     return np.asarray(true_probability(p_predicted, alpha, t), dtype=np.float64)
 
 
+def scores_to_probabilities(scores: ArrayLike, loss: str,
+                            log_normalisers: ArrayLike | None = None) -> np.ndarray:
+    """A model's scores read as probabilities: sigmoid for bce/gbce, softmax over the
+    (seen-filtered) catalogue, via each user's log-normaliser, for ce/sampled-ce.
+    scores: (N,) or (N, K); log_normalisers: (N,)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if loss in SIGMOID_LOSSES:
+        return 1.0 / (1.0 + np.exp(-scores))
+    if log_normalisers is None:
+        raise ValueError("softmax probabilities need the log-normaliser of each user")
+    normalisers = np.asarray(log_normalisers, dtype=np.float64)
+    return np.exp(scores - (normalisers[:, None] if scores.ndim == 2 else normalisers))
+
+
 # ----- stored runs (real data, truth unknown) ---------------------------------------------
 
 
@@ -171,15 +185,9 @@ def run_predictions(run_dir: str | Path) -> dict[str, Any]:
         raise GsasrecError(f"{run_dir}/predictions.npz: missing; the run has not finished") \
             from None
     loss = metrics.get("loss") or config.get("loss")
-    top_scores = arrays["top_scores"].astype(np.float64)
-    target_scores = arrays["target_scores"].astype(np.float64)
-    if loss in SIGMOID_LOSSES:
-        top_probabilities = 1.0 / (1.0 + np.exp(-top_scores))
-        target_probabilities = 1.0 / (1.0 + np.exp(-target_scores))
-    else:
-        lse = arrays["log_normalisers"].astype(np.float64)
-        top_probabilities = np.exp(top_scores - lse[:, None])
-        target_probabilities = np.exp(target_scores - lse)
+    normalisers = arrays.get("log_normalisers")
+    top_probabilities = scores_to_probabilities(arrays["top_scores"], loss, normalisers)
+    target_probabilities = scores_to_probabilities(arrays["target_scores"], loss, normalisers)
     t = float(config.get("gbce_t", 0.0)) if loss == "gbce" else 0.0
     return {
         **arrays,

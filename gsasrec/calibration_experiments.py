@@ -31,6 +31,7 @@ from gsasrec.data.registry import PROJECT_ROOT, synthetic_generator
 from gsasrec.errors import GsasrecError
 from gsasrec.free_logits import run_free_logit_experiment, summarise_free_logits
 from gsasrec.io import atomic_write_json
+from gsasrec.params import validate_notebook_parameters as validate_parameters
 
 # ----- papermill parameters ---------------------------------------------------------------
 _NUMBER_RULES: dict[str, tuple[type, float, float]] = {
@@ -46,14 +47,6 @@ _NUMBER_RULES: dict[str, tuple[type, float, float]] = {
     "seed": (int, 0, 2**31 - 1),
     "num_negatives": (int, 1, 1_000_000),
 }
-
-
-def validate_parameters(**parameters: Any) -> None:
-    """Reject bad notebook parameters with one clear message, before any work starts
-    (the rules live in gsasrec.params, shared by every notebook)."""
-    from gsasrec.params import validate_notebook_parameters
-
-    validate_notebook_parameters(**parameters)
 
 
 def project_path(path: str | Path) -> Path:

@@ -37,13 +37,9 @@ class Run:
     def probabilities(self, scores: np.ndarray, log_normalisers: np.ndarray | None = None
                       ) -> np.ndarray:
         """Scores read as probabilities: sigmoid for BCE/gBCE, softmax for CE losses."""
-        scores = np.asarray(scores, dtype=np.float64)
-        if self.loss in ("bce", "gbce"):
-            return 1.0 / (1.0 + np.exp(-scores))
-        if log_normalisers is None:
-            raise ValueError("softmax probabilities need the log-normaliser of each user")
-        return np.exp(scores - np.asarray(log_normalisers, dtype=np.float64)[:, None]
-                      if scores.ndim == 2 else scores - log_normalisers)
+        from gsasrec.calibration import scores_to_probabilities
+
+        return scores_to_probabilities(scores, self.loss, log_normalisers)
 
     def evaluate(self, interactions: Interactions | None = None, device: str = "cpu",
                  which: str = "test") -> tuple[dict[str, float], EvalResult, LeaveOneOutSplit]:

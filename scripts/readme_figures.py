@@ -47,7 +47,7 @@ def main() -> None:
                         "window.require=function(d,f){if(f)f(window.Plotly)};"
                         "window.require.undef=function(){};"
                         "window.requirejs={config:function(){}};</script>")
-                page = re.sub(r'<script[^>]*require(?:\.min)?\.js"></script>', lambda _: shim,
+                page = re.sub(r'<script[^>]*require(?:\.min)?\.js"></script>', lambda _, s=shim: s,
                               html.read_text(), count=1)
                 copy = Path(profile) / html.name
                 copy.write_text(page)

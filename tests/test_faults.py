@@ -4,7 +4,6 @@ keep the last good checkpoint."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,7 @@ CONFIG = TrainConfig(synthetic_num_items=30, synthetic_num_users=120, val_users=
 STEPS_PER_EPOCH = 7  # 120 training users // 16
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models only lose time to a busy second core
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def diverging(trainer: Trainer, from_step: int) -> Trainer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("jupyter_server")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_jupyter_server_lists_notebooks(tmp_path):
@@ -51,9 +46,4 @@ def test_jupyter_server_lists_notebooks(tmp_path):
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(anonymous, timeout=5)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
