@@ -24,10 +24,12 @@ import torch
 from common import ROOT, write_result
 
 CONFIGS = {  # label -> extra flags after the preset
-    "gsasrec-ml1m (paper config)": ["--preset", "gsasrec-ml1m"],
-    "gsasrec-ml1m-tuned (dropout 0.2)": ["--preset", "gsasrec-ml1m-tuned"],
+    "gsasrec-ml1m (paper config, SASRec blocks)": ["--preset", "gsasrec-ml1m"],
     "gsasrec-ml1m without negatives warm-up": ["--preset", "gsasrec-ml1m",
                                                "--negatives-warmup-steps", "0"],
+    "gsasrec-ml1m with pre-norm blocks": ["--preset", "gsasrec-ml1m",
+                                          "--block-style", "pre-norm"],
+    "gsasrec-ml1m-tuned (pre-norm, dropout 0.2)": ["--preset", "gsasrec-ml1m-tuned"],
 }
 
 
@@ -49,13 +51,18 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=180.0, help="training seconds per run")
     parser.add_argument("--target", type=float, default=0.17)
     parser.add_argument("--from-logs", nargs="*", type=Path)
+    parser.add_argument("--configs", default="all",
+                        help="comma-separated indices into CONFIGS, or 'all'")
     args = parser.parse_args()
     runs = []
     if args.from_logs:
         runs = [curve(path, args.target) for path in args.from_logs]
     else:
         with tempfile.TemporaryDirectory() as scratch:
-            for label, flags in CONFIGS.items():
+            chosen = list(CONFIGS.items())
+            if args.configs != "all":
+                chosen = [chosen[int(i)] for i in args.configs.split(",")]
+            for label, flags in chosen:
                 out = Path(scratch) / label.split()[0]
                 subprocess.run([sys.executable, "-m", "gsasrec", "train", *flags,
                                 "--time-budget", str(args.budget), "--track-test", "true",

@@ -48,7 +48,8 @@ TRAIN_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--dropout", "dropout", float, "dropout rate"),
     ("--tied-embeddings", "tied_embeddings", _bool, "share input and output item embeddings"),
     ("--block-style", "block_style", str,
-     "pre-norm (default) or sasrec: the SASRec paper's block (normalised queries only)"),
+     "sasrec (default): the SASRec paper's block (normalised queries only, no residual "
+     "dropout); pre-norm: a standard pre-norm block with residual dropout"),
     ("--init-std", "init_std", float, "std of the truncated-normal initialisation"),
     ("--mask-prob", "mask_prob", float, "BERT4Rec masking probability"),
     ("--mask-last-prob", "mask_last_prob", float,

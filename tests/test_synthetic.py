@@ -61,6 +61,27 @@ def test_generated_data_follows_the_true_probabilities(small):
     assert realised.mean() == pytest.approx((probs**2).sum(1).mean(), rel=0.05)
 
 
+def test_exact_unseen_sampler_matches_the_true_probabilities(small):
+    """The sampler that takes over after a few rejected draws (long histories, or histories
+    holding the chain's successors) draws from the truth exactly: per item, 5 sd."""
+    rng = np.random.default_rng(1)
+    previous = 7
+    histories = [  # the previous item last; with and without its successors
+        np.array([3, 11, previous]),
+        np.array([*small.successors[previous][:2], previous]),
+        np.array([*small.successors[previous], 1, 2, previous]),
+    ]
+    draws = 40_000
+    for history in histories:
+        rows = np.tile(history, (draws, 1))
+        sample = small._draw_unseen(rng, rows, np.full(draws, previous))
+        truth = small.next_item_distribution(history)
+        observed = np.bincount(sample, minlength=31)
+        assert observed[history].sum() == 0 and observed[0] == 0
+        sd = np.sqrt(draws * truth * (1 - truth))
+        assert np.all(np.abs(observed - draws * truth) <= 5 * sd + 1)
+
+
 def test_random_last_item_replaces_only_the_last_item():
     config = SyntheticConfig(num_items=100, num_users=300, max_length=20, seed=1)
     plain = MarkovChainGenerator(config).generate()

@@ -19,7 +19,8 @@ import numpy as np
 
 from gsasrec.data.interactions import Interactions, Sequences
 
-_EXACT_FALLBACK_TRIES = 20
+_REJECTION_TRIES = 4  # plain draws before the exact sampler takes over a row
+_POPULARITY_TRIES = 200  # rejection rounds against the history, for the popularity part
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class MarkovChainGenerator:
         for step in range(cfg.max_length):
             todo = np.flatnonzero(lengths > step)
             previous = seqs[todo, step - 1] if step > 0 else np.zeros(len(todo), dtype=np.int64)
-            for _ in range(_EXACT_FALLBACK_TRIES):
+            for _ in range(_REJECTION_TRIES):
                 if len(todo) == 0:
                     break
                 draw = self._draw_next(rng, previous)
@@ -145,9 +146,8 @@ class MarkovChainGenerator:
                     accepted = ~(seqs[todo, :step] == draw[:, None]).any(axis=1)
                 seqs[todo[accepted], step] = draw[accepted]
                 todo, previous = todo[~accepted], previous[~accepted]
-            for user in todo:  # rare: most of q's mass is already seen; sample exactly
-                probs = self.next_item_distribution(seqs[user, :step])
-                seqs[user, step] = rng.choice(len(probs), p=probs / probs.sum())
+            if len(todo):  # most of q's mass is already seen: sample the rest exactly
+                seqs[todo, step] = self._draw_unseen(rng, seqs[todo, :step], previous)
         if cfg.random_last_item:
             for user in range(num_users):
                 history = seqs[user, : lengths[user] - 1]
@@ -175,6 +175,41 @@ class MarkovChainGenerator:
         chained = self.successors[previous, slot]
         use_chain = (previous > 0) & (rng.random(count) >= self.config.noise)
         return np.where(use_chain, chained, popular)
+
+
+    def _draw_unseen(self, rng: np.random.Generator, histories: np.ndarray,
+                     previous: np.ndarray) -> np.ndarray:
+        """One exact draw per row from q(. | previous) restricted to items not in the row's
+        history (n, s), without repeats in a history. q is a mixture, so the restriction is
+        too: pick the chain or the popularity part by its unseen mass, then draw inside it."""
+        count = len(previous)
+        noise = self.config.noise
+        has_previous = previous > 0
+        successors = self.successors[previous]  # (n, m)
+        successor_seen = (successors[:, :, None] == histories[:, None, :]).any(-1)
+        chain_mass = np.where(successor_seen, 0.0, self.successor_weights[None, :]) \
+            * np.where(has_previous, 1.0 - noise, 0.0)[:, None]  # (n, m)
+        popularity_mass = np.where(has_previous, noise, 1.0) \
+            * np.clip(1.0 - self.popularity[histories].sum(1), 0.0, None)
+        cumulative = np.cumsum(chain_mass, axis=1)
+        threshold = rng.random(count) * (cumulative[:, -1] + popularity_mass)
+        slot = (cumulative <= threshold[:, None]).sum(1)  # m means: the popularity part
+        result = np.zeros(count, dtype=np.int64)
+        from_chain = slot < successors.shape[1]
+        result[from_chain] = successors[from_chain, slot[from_chain]]
+        todo = np.flatnonzero(~from_chain)
+        for _ in range(_POPULARITY_TRIES):  # popularity restricted to unseen, by rejection
+            if len(todo) == 0:
+                return result
+            draw = self._draw_popular(rng, len(todo))
+            accepted = ~(histories[todo] == draw[:, None]).any(1)
+            result[todo[accepted]] = draw[accepted]
+            todo = todo[~accepted]
+        for row in todo:  # the history holds nearly all popularity mass: enumerate
+            probs = self.popularity.copy()
+            probs[histories[row]] = 0.0
+            result[row] = rng.choice(len(probs), p=probs / probs.sum())
+        return result
 
 
 def _membership(histories: Sequences, candidates: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ class SASRecConfig:
     dropout: float = 0.5
     tied_embeddings: bool = True
     init_std: float = 0.02
-    block_style: str = "pre-norm"  # "pre-norm" (TransformerBlock) or "sasrec" (SASRecBlock)
+    block_style: str = "sasrec"  # "sasrec" (SASRecBlock) or "pre-norm" (TransformerBlock)
 
 
 class SASRec(nn.Module):
