@@ -137,7 +137,7 @@ def cell_in_subprocess(args: argparse.Namespace, size: int, name: str, eager: bo
     return {"num_items": size, "model": name, "status": status}
 
 
-def part_sizes(args: argparse.Namespace) -> list[dict[str, Any]]:
+def part_sizes(args: argparse.Namespace, on_row: Any = None) -> list[dict[str, Any]]:
     """The catalogue-size table; a cell whose CUDA-graph step fails is measured again in
     eager mode (a captured graph keeps its own memory pool, so it can need more memory)."""
     rows = []
@@ -149,6 +149,8 @@ def part_sizes(args: argparse.Namespace) -> list[dict[str, Any]]:
                        "cuda_graph_status": row["status"]}
             rows.append(row)
             print(row, flush=True)
+            if on_row is not None:
+                on_row(rows)
     return rows
 
 
@@ -176,8 +178,13 @@ def main() -> None:
     if args.part in ("gowalla", "both"):
         payload["gowalla_sized"] = part_gowalla(args)
         print(payload["gowalla_sized"], flush=True)
+        write_result(args.out, payload, torch.device(args.device))  # kept if later parts fail
     if args.part in ("sizes", "both"):
-        payload["catalogue_sizes"] = part_sizes(args)
+        def keep(rows: list[dict[str, Any]]) -> None:
+            write_result(args.out, {**payload, "catalogue_sizes": rows},
+                         torch.device(args.device))
+
+        payload["catalogue_sizes"] = part_sizes(args, keep)
     write_result(args.out, payload, torch.device(args.device))
     print_table(payload.get("catalogue_sizes", []))
 

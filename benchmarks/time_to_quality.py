@@ -62,13 +62,19 @@ def main() -> None:
             chosen = list(CONFIGS.items())
             if args.configs != "all":
                 chosen = [chosen[int(i)] for i in args.configs.split(",")]
-            for label, flags in chosen:
-                out = Path(scratch) / label.split()[0]
+            for number, (label, flags) in enumerate(chosen):
+                out = Path(scratch) / f"config-{number}"  # one folder per config
                 subprocess.run([sys.executable, "-m", "gsasrec", "train", *flags,
                                 "--time-budget", str(args.budget), "--track-test", "true",
                                 "--no-progress", "--out", str(out)], check=True, cwd=ROOT)
                 runs.append({"label": label, **curve(out, args.target)})
+                save(args, runs)  # after each run: a later failure keeps what is done
+    save(args, runs)
+
+
+def save(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None:
     write_result(args.out, {"benchmark": "time_to_quality", "dataset": "ml-1m",
+                            "training_budget_s": args.budget,
                             "target_test_ndcg@10": args.target, "runs": runs},
                  torch.device("cuda" if torch.cuda.is_available() else "cpu"))
 

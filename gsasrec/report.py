@@ -187,9 +187,13 @@ def _aggregate(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _experiment(runs: pd.DataFrame, experiment: str | None) -> pd.DataFrame:
-    """Only the runs of `experiment` when there are any (else all runs)."""
+    """Only the runs of `experiment` when there are any; for "main" without such runs, the
+    run folders directly under a root (results/ml1m-*), so that side experiments in
+    sub-folders never average into the main rows; else all runs."""
     if experiment is not None and (runs["experiment"] == experiment).any():
         return runs[runs["experiment"] == experiment]
+    if experiment == "main" and (runs["experiment"] == "").any():
+        return runs[runs["experiment"] == ""]
     return runs
 
 

@@ -166,3 +166,15 @@ def test_table_command(results: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert out.exists()
     assert main(["table", str(tmp_path / "nothing")]) == 2
     assert "no finished runs" in capsys.readouterr().err
+
+
+def test_main_table_of_results_uses_top_level_runs_not_side_experiments(tmp_path: Path) -> None:
+    """`gsasrec table results`: the main rows are results/<run> folders; runs under
+    results/experiments/... (other settings) must not be averaged into them."""
+    root = tmp_path / "results"
+    write_run(root / "ml1m-gsasrec", "gsasrec", "gbce", 256, 0.75, 0.17, 30.0, 60.0)
+    write_run(root / "experiments" / "tuning" / "g1", "gsasrec", "gbce", 256, 0.75, 0.10,
+              30.0, 60.0)
+    table = report.main_table(report.collect_runs(root))
+    row = table[table["label"] == "gSASRec (k=256, t=0.75)"].iloc[0]
+    assert row["ndcg@10"] == pytest.approx(0.17) and row["runs"] == 1
