@@ -13,12 +13,10 @@ import argparse
 from typing import Any
 
 import torch
-from common import write_result
+from common import ml1m_or_standin, write_result
 from torch.profiler import ProfilerActivity, profile
 
 from gsasrec.config import PRESETS
-from gsasrec.data.registry import dataset_path
-from gsasrec.errors import GsasrecError
 from gsasrec.training import Trainer
 
 
@@ -49,11 +47,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
-    try:
-        dataset_path("ml-1m")
-        data: dict = {}
-    except GsasrecError:  # no files: synthetic data with ML-1M's catalogue size
-        data = {"dataset": "synthetic", "synthetic_num_items": 3416, "synthetic_num_users": 6040}
+    data = ml1m_or_standin()
     config = PRESETS[args.preset].replace(device=args.device, cuda_graph=False,
                                           negatives_warmup_steps=0, **data)
     trainer = Trainer(config, None, progress=False)
@@ -82,6 +76,7 @@ def main() -> None:
     for row in rows:
         print(f"{row['ms_per_step']:8.4f} ms {row['calls_per_step']:6.1f}x  {row['kernel']}")
     write_result(args.out, {"benchmark": "profile_step", "preset": args.preset,
+                            "dataset": config.dataset,
                             "mode": "eager (kernels as in the CUDA-graph step)",
                             "steps_profiled": args.steps, "kernel_ms_per_step": kernel_ms,
                             "kernels_per_step": kernels,

@@ -14,12 +14,10 @@ import argparse
 import time
 
 import torch
-from common import time_steps, write_result
+from common import ml1m_or_standin, time_steps, write_result
 
 from gsasrec import objectives
 from gsasrec.config import PRESETS
-from gsasrec.data.registry import dataset_path
-from gsasrec.errors import GsasrecError
 from gsasrec.training import Trainer
 
 VARIANTS = [  # name, precision, scoring, mode (eager | compiled | graph), preset
@@ -62,11 +60,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--variants", default="all", help="comma-separated indices or 'all'")
     args = parser.parse_args()
-    try:
-        dataset_path("ml-1m")
-        data: dict = {}
-    except GsasrecError:  # no files: synthetic data with ML-1M's catalogue size
-        data = {"dataset": "synthetic", "synthetic_num_items": 3416, "synthetic_num_users": 6040}
+    data = ml1m_or_standin()
     base = PRESETS["gsasrec-ml1m"].replace(device=args.device, **data)
     chosen = VARIANTS if args.variants == "all" else [VARIANTS[int(i)]
                                                       for i in args.variants.split(",")]

@@ -187,14 +187,18 @@ def _aggregate(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _experiment(runs: pd.DataFrame, experiment: str | None) -> pd.DataFrame:
-    """Only the runs of `experiment` when there are any; for "main" without such runs, the
-    run folders directly under a root (results/ml1m-*), so that side experiments in
-    sub-folders never average into the main rows; else all runs."""
-    if experiment is not None and (runs["experiment"] == experiment).any():
+    """The runs of `experiment` (all runs for None). "main" without such runs means the
+    run folders directly under a root (results/ml1m-*), or all runs when there are none
+    (a folder of run folders); side experiments in sub-folders never average into the
+    main rows, and the grid holds grid runs only."""
+    if experiment is None:
+        return runs
+    if (runs["experiment"] == experiment).any():
         return runs[runs["experiment"] == experiment]
-    if experiment == "main" and (runs["experiment"] == "").any():
-        return runs[runs["experiment"] == ""]
-    return runs
+    if experiment == "main":
+        top_level = runs["experiment"] == ""
+        return runs[top_level] if top_level.any() else runs
+    return runs.iloc[0:0]
 
 
 def main_table(runs: pd.DataFrame, experiment: str | None = "main") -> pd.DataFrame:

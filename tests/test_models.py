@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gsasrec.config import TrainConfig
@@ -62,10 +63,11 @@ def test_output_table_covers_padding_and_every_item():
     assert torch.all(tied.item_embedding.weight[0] == 0)  # padding row
 
 
-def test_sasrec_block_style_is_causal_and_ignores_padding():
+@pytest.mark.parametrize("block_style", ["sasrec", "pre-norm"])
+def test_each_block_style_is_causal_and_ignores_padding(block_style: str):
     torch.manual_seed(0)
     model = SASRec(SASRecConfig(num_items=50, max_seq_len=12, embedding_dim=16, num_blocks=2,
-                                num_heads=2, dropout=0.5, block_style="sasrec")).eval()
+                                num_heads=2, dropout=0.5, block_style=block_style)).eval()
     items = torch.randint(1, 51, (3, 12))
     lengths = torch.full((3,), 12)
     changed = items.clone()
@@ -91,3 +93,19 @@ def test_separate_key_input_equals_fused_projection_when_keys_are_the_queries():
     with torch.no_grad():
         assert torch.allclose(attention(x, True, None), attention(x, True, None, keys=x),
                               atol=1e-6)
+
+
+def test_block_style_default_and_runs_saved_before_the_option():
+    """New runs use SASRec's own block; a config saved before `block_style` existed was
+    trained with the pre-norm block, and must rebuild that model."""
+    from gsasrec.models.transformer import SASRecBlock, TransformerBlock
+
+    assert TrainConfig().block_style == "sasrec"
+    old = TrainConfig().to_dict()
+    del old["block_style"]
+    restored = TrainConfig.from_dict(old)
+    assert restored.block_style == "pre-norm"
+    model = build_model(restored.replace(embedding_dim=8, max_seq_len=5, num_blocks=1), 30)
+    assert isinstance(model.blocks[0], TransformerBlock)
+    assert isinstance(build_model(TrainConfig(embedding_dim=8, max_seq_len=5, num_blocks=1),
+                                  30).blocks[0], SASRecBlock)
