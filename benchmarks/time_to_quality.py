@@ -30,6 +30,8 @@ CONFIGS = {  # label -> extra flags after the preset
     "gsasrec-ml1m with pre-norm blocks": ["--preset", "gsasrec-ml1m",
                                           "--block-style", "pre-norm"],
     "gsasrec-ml1m-tuned (pre-norm, dropout 0.2)": ["--preset", "gsasrec-ml1m-tuned"],
+    "gsasrec-ml1m, last.pt at most every 60 s": ["--preset", "gsasrec-ml1m",
+                                                 "--checkpoint-every", "60"],
 }
 
 

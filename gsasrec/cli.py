@@ -65,6 +65,8 @@ TRAIN_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
      "last: each user's most recent items (SASRec); random: a random window each epoch"),
     ("--patience", "patience", int, "validations without improvement before stopping"),
     ("--val-every-epochs", "val_every_epochs", int, "validate every N epochs"),
+    ("--checkpoint-every", "checkpoint_every_seconds", float,
+     "write last.pt after a validation at most every S seconds (0: after each)"),
     ("--val-users", "val_users", int, "validation users (paper: 512)"),
     ("--split-seed", "split_seed", int, "seed of the validation-user sample"),
     ("--split", "split_mode", str, "standard | authors-port"),

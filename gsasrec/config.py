@@ -67,6 +67,9 @@ class TrainConfig:
     train_window: Literal["last", "random"] = "last"  # which max_seq_len + 1 items a user trains on
     patience: int = 50  # validations without improvement before early stopping
     val_every_epochs: int = 1
+    # last.pt (resume state) is written after a validation at most this often; 0 = after
+    # every validation. Stops and signals always write it; a crash loses at most this much.
+    checkpoint_every_seconds: float = 0.0
     # evaluation
     filter_seen: bool = True
     track_test_of_best: bool = False  # log test metrics of each new best (analysis only)
@@ -131,6 +134,8 @@ class TrainConfig:
             (self.learning_rate > 0, f"--lr must be positive, got {self.learning_rate}"),
             (self.val_users >= 1, f"--val-users must be at least 1, got {self.val_users}"),
             (self.patience >= 1, f"--patience must be at least 1, got {self.patience}"),
+            (self.checkpoint_every_seconds >= 0,
+             f"--checkpoint-every must be >= 0, got {self.checkpoint_every_seconds}"),
             (self.max_epochs is None or self.max_epochs >= 1,
              f"--max-epochs must be at least 1, got {self.max_epochs}"),
             (self.max_steps is None or self.max_steps >= 1,

@@ -166,6 +166,7 @@ class Trainer:
         self.negative_generator = torch.Generator(device=self.device).manual_seed(
             config.seed + 1 + 7919 * self.dist.rank)  # the data order stays shared by all ranks
         self._graphed = None
+        self._last_saved = -math.inf  # wall clock of the last last.pt write
         # progress state (saved in last.pt)
         self.epoch = 0
         self.step = 0
@@ -224,6 +225,7 @@ class Trainer:
             else torch.zeros(0, dtype=torch.uint8),
         }
         atomic_torch_save(path, state)
+        self._last_saved = time.time()
 
     def load_last(self) -> bool:
         """Restore everything from last.pt; False when there is none to resume from."""
@@ -487,7 +489,8 @@ class Trainer:
                 if not reason and self.epoch % cfg.val_every_epochs == 0:
                     if self._validate(mean_loss):
                         reason = "early_stopping"
-                    self.save_last()
+                    if time.time() - self._last_saved >= cfg.checkpoint_every_seconds:
+                        self.save_last()
                     if bar is not None:
                         last_ndcg = self.history[-1]["val_ndcg@10"]
                         bar.set_postfix(loss=f"{mean_loss:.4f}", val_ndcg=f"{last_ndcg:.4f}",

@@ -72,3 +72,30 @@ def test_training_is_reproducible_and_records_the_loss_settings():
     assert metrics["alpha"] == pytest.approx(4 / 59)
     assert metrics["beta"] == pytest.approx(4 / 59)  # t = 1: beta = alpha
     assert metrics["training"]["steps"] == 4
+
+
+def test_last_checkpoint_cadence(tmp_path, monkeypatch):
+    """--checkpoint-every 0 writes last.pt after each validation (and at the stop); a long
+    interval writes it after the first validation and at the stop only; training itself is
+    the same either way."""
+    from gsasrec import training
+
+    calls: list[int] = []
+    original = training.Trainer.save_last
+    monkeypatch.setattr(training.Trainer, "save_last",
+                        lambda self: (calls.append(self.step), original(self))[1])
+    results = {}
+    for every_seconds, writes in ((0.0, 4 + 1), (1e9, 1 + 1)):
+        calls.clear()
+        config = TrainConfig(dataset="synthetic", synthetic_num_items=60,
+                             synthetic_num_users=100, model="gsasrec", num_negatives=4,
+                             embedding_dim=8, num_blocks=1, max_seq_len=10, batch_size=16,
+                             max_epochs=4, val_users=10, device="cpu",
+                             checkpoint_every_seconds=every_seconds)
+        out = tmp_path / f"every-{every_seconds:g}"
+        result = train(config, out, progress=False)
+        assert len(calls) == writes
+        saved = torch.load(out / "last.pt", weights_only=True)
+        assert saved["step"] == result.metrics["training"]["steps"]
+        results[every_seconds] = result
+    np.testing.assert_array_equal(results[0.0].test.ranks, results[1e9].test.ranks)
