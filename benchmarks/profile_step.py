@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--preset", default="gsasrec-ml1m")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5, help="steps before profiling")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     data = ml1m_or_standin()
@@ -58,7 +59,7 @@ def main() -> None:
                               generator=generator)
         trainer.train_step(index.to(trainer.device, non_blocking=True))
 
-    for _ in range(5):
+    for _ in range(args.warmup):
         step()
     activities = [ProfilerActivity.CPU]
     if trainer.device.type == "cuda":

@@ -18,6 +18,7 @@ from common import ml1m_or_standin, time_steps, write_result
 
 from gsasrec import objectives
 from gsasrec.config import PRESETS
+from gsasrec.errors import GsasrecError
 from gsasrec.training import Trainer
 
 VARIANTS = [  # name, precision, scoring, mode (eager | compiled | graph), preset
@@ -82,7 +83,14 @@ def main() -> None:
             trainer.train_step(index.to(trainer.device, non_blocking=True))
 
         started = time.perf_counter()
-        ms = time_steps(step, args.warmup, args.steps, device)
+        try:
+            ms = time_steps(step, args.warmup, args.steps, device)
+        except (GsasrecError, RuntimeError) as error:  # e.g. a capture that fails: a result
+            rows.append({"variant": name, "mode": mode,
+                         "status": f"failed: {str(error).splitlines()[0][:200]}"})
+            print(f"{name}: {rows[-1]['status']}", flush=True)
+            del trainer
+            continue
         rows.append({"variant": name, "preset": preset, "precision": precision, "scoring": scoring,
                      "mode": mode, "table_row_multiple": objectives.FULL_SCORING_ROW_MULTIPLE,
                      "ms_per_step": ms, "steps_per_second": 1000 / ms,
@@ -99,13 +107,15 @@ def main() -> None:
         del trainer
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    baseline = rows[0]["ms_per_step"]
-    for row in rows:
-        row["speedup_vs_baseline"] = baseline / row["ms_per_step"]
+    baseline = rows[0].get("ms_per_step")
     print(f"{'variant':32s} {'ms/step':>9s} {'steps/s':>9s} {'seq/s':>9s} {'x base':>7s}")
     for row in rows:
+        if "ms_per_step" not in row:
+            print(f"{row['variant']:32s} {row['status']}")
+            continue
+        row["speedup_vs_baseline"] = baseline / row["ms_per_step"] if baseline else None
         print(f"{row['variant']:32s} {row['ms_per_step']:9.2f} {row['steps_per_second']:9.1f} "
-              f"{row['sequences_per_second']:9.0f} {row['speedup_vs_baseline']:7.1f}")
+              f"{row['sequences_per_second']:9.0f} {row['speedup_vs_baseline'] or 0:7.1f}")
     num_items = 3416
     write_result(args.out, {
         "benchmark": "train_throughput", "configuration": "gsasrec-ml1m (k=256, t=0.75, "
