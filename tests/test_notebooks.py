@@ -70,3 +70,22 @@ def test_calibration_ml1m_notebook_quick_stand_in(tmp_path):
     ece = numbers["ece"]
     assert ece["SASRec (k=1, t=0)"] > ece["gSASRec (k=256, t=1)"]
     assert numbers["recalibrated_ece"]["SASRec (k=1, t=0)"] < ece["SASRec (k=1, t=0)"]
+
+
+def test_performance_notebook_reads_the_stored_benchmarks(tmp_path):
+    """Notebook 05 shows what benchmarks/*.py wrote on the GPU: its numbers are the stored
+    ones, and the time to the target is the first curve point at or above it."""
+    numbers = execute("05_performance", tmp_path)
+    folder = ROOT / "results" / "benchmarks"
+    stored = json.loads((folder / "train_throughput.json").read_text())
+    for variant in stored["variants"]:
+        assert numbers["ms_per_step"][variant["variant"]] == variant["ms_per_step"]
+    for name in ("time_to_quality.json", "time_to_quality_levers.json"):
+        result = json.loads((folder / name).read_text())
+        for run in result["runs"]:
+            hits = [p["process_seconds"] for p in run["curve"] if p["test_ndcg@10"] >= 0.17]
+            seconds = numbers["seconds_to_target"][run["label"]]
+            assert seconds == hits[0] if hits else seconds != seconds  # NaN when never reached
+    catalogue = json.loads((folder / "large_catalogue.json").read_text())
+    assert numbers["gowalla_ms_per_step"] == catalogue["gowalla_sized"]["ms_per_step"]
+    assert numbers["catalogue_status"]["sasrec-ce (full softmax) @ 3000000"] == "out of memory"
