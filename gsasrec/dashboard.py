@@ -293,35 +293,41 @@ def runs_table(runs: Sequence[RunSummary], ece: dict[str, float] | None = None) 
 # ----- grids over (k, t) --------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunGrid:
-    """Runs of one dataset and model over several (num_negatives, t) settings."""
+    """Runs of one dataset and model in one folder over several (num_negatives, t)."""
 
     dataset: str
     model: str
     ks: tuple[int, ...]
     ts: tuple[float, ...]
     cells: dict[tuple[int, float], tuple[RunSummary, ...]]
+    folder: str = ""  # the runs' folder, relative to their root ("" for the root itself)
 
     @property
     def name(self) -> str:
-        return f"{self.dataset} / {self.model}"
+        return f"{self.dataset} / {self.model}" + (f" in {self.folder}" if self.folder else "")
 
 
 def find_grids(runs: Sequence[RunSummary]) -> list[RunGrid]:
-    """Group BCE/gBCE runs by (dataset, model); a group with >= 2 distinct (k, t) is a grid."""
-    groups: dict[tuple[str, str], dict[tuple[int, float], list[RunSummary]]] = {}
+    """Group BCE/gBCE runs by (dataset, model, folder); a group with >= 2 distinct (k, t) is
+    a grid. Runs of one folder share their other settings (benchmarks/paper_runs.py writes a
+    grid into one folder, seeds side by side), while side experiments in other folders
+    (another block, dropout or budget) must never average into the same cell."""
+    groups: dict[tuple[str, str, str], dict[tuple[int, float], list[RunSummary]]] = {}
     for run in runs:
         t = run.calibration_t
         if t is None or run.num_negatives is None:
             continue
         cell = (run.num_negatives, round(t, 6))
-        groups.setdefault((run.dataset, run.model), {}).setdefault(cell, []).append(run)
+        folder = Path(run.label).parent.as_posix()
+        key = (run.dataset, run.model, "" if folder == "." else folder)
+        groups.setdefault(key, {}).setdefault(cell, []).append(run)
     grids = []
-    for (dataset, model), cells in sorted(groups.items()):
+    for (dataset, model, folder), cells in sorted(groups.items()):
         if len(cells) < 2:
             continue
         grids.append(RunGrid(dataset, model, tuple(sorted({k for k, _ in cells})),
                              tuple(sorted({t for _, t in cells})),
-                             {cell: tuple(found) for cell, found in cells.items()}))
+                             {cell: tuple(found) for cell, found in cells.items()}, folder))
     return grids
 
 

@@ -198,6 +198,18 @@ def test_grids_group_bce_and_gbce_runs_by_dataset_and_model():
     assert run is runs[1] and not exact
 
 
+def test_runs_of_other_folders_form_their_own_grids():
+    """A side experiment in another folder (another block or dropout) never averages into
+    the main grid's cells."""
+    runs = [_summary("k16-t0.5", 16, 0.5, ndcg=0.2), _summary("k16-t1", 16, 1.0, ndcg=0.3),
+            _summary("experiments/old/k16-t0.5", 16, 0.5, ndcg=0.0),
+            _summary("experiments/old/k16-t1", 16, 1.0, ndcg=0.0)]
+    main, old = dash.find_grids(runs)
+    assert (main.name, old.name) == ("ml-1m / gsasrec", "ml-1m / gsasrec in experiments/old")
+    table = dash.grid_table(main, dash.metric_values(runs, "ndcg@10"))
+    assert table.loc[0.5, 16] == pytest.approx(0.2) and table.loc[1.0, 16] == pytest.approx(0.3)
+
+
 def test_grid_of_the_stored_runs(root: Path):
     found = dash.discover_runs([root])
     (grid,) = dash.find_grids(found.runs)
