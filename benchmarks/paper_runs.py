@@ -8,7 +8,7 @@ loading, validation and testing excluded), counted across resumes; early stoppin
 validation NDCG@10 may end a run sooner.
 
     python benchmarks/paper_runs.py --list
-    python benchmarks/paper_runs.py --group ml1m-gsasrec --out results/paper --resume
+    python benchmarks/paper_runs.py --group ml1m-pair --out results/paper --resume
 
 Run folders: <out>/<experiment>/<dataset>-<model>-<loss>-k<k>-t<t>-s<seed> holding
 config.json, log.jsonl, best.pt, metrics.json, predictions.npz (last.pt is deleted once a
@@ -98,6 +98,10 @@ GROUPS: dict[str, Group] = {
                                 "gSASRec k=256 t=0.75, alone on the GPU (timed pair)"),
     "ml1m-bert4rec": _main_group(("bert4rec-ml1m",), 1500, 200, 1,
                                  "BERT4Rec, alone on the GPU (timed pair)"),
+    # the same two runs (same folders) one after the other in one command: one machine start
+    "ml1m-pair": Group((RunSpec("main", "gsasrec-ml1m", 900, 200, 2),
+                        RunSpec("main", "bert4rec-ml1m", 1500, 200, 1)), 1,
+                       "gSASRec then BERT4Rec, each alone on the GPU (timed pair)"),
     "ml1m-baselines": _main_group(("sasrec-ml1m", "sasrec-ce-ml1m", "gsasrec-t1-ml1m"), 900,
                                   200, 2, "SASRec k=1, SASRec-CE, gSASRec t=1, in parallel"),
     "beauty-gsasrec": _main_group(("gsasrec-beauty",), 600, 50, 1,

@@ -1,0 +1,73 @@
+"""benchmarks/paper_runs.py on the CPU: groups list, commands, and a tiny group run to the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "paper_runs.py"
+
+
+def paper_runs(*flags: str, data_dir: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, GSASREC_GIT_COMMIT="test", OMP_NUM_THREADS="2")
+    if data_dir is not None:
+        env["GSASREC_DATA_DIR"] = str(data_dir)
+    return subprocess.run([sys.executable, str(SCRIPT), *flags], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_groups_and_their_commands() -> None:
+    listing = paper_runs("--list")
+    assert listing.returncode == 0
+    for group in ("ml1m-pair", "ml1m-baselines", "grid-1", "grid-5", "beauty-gsasrec"):
+        assert group in listing.stdout
+    dry = paper_runs("--group", "ml1m-pair", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    commands = [line for line in dry.stdout.splitlines() if line.startswith("[dry-run]")]
+    assert len(commands) == 2
+    assert "--preset gsasrec-ml1m" in commands[0] and "--preset bert4rec-ml1m" in commands[1]
+    assert all("--resume" in c and "--no-progress" in c for c in commands)
+    grid = paper_runs("--group", "grid-2", "--dry-run").stdout
+    # a Latin square: each group holds every k once and every t once
+    ks = sorted(int(c.split("--negatives ")[1].split()[0]) for c in grid.splitlines())
+    ts = sorted(float(c.split("--t ")[1].split()[0]) for c in grid.splitlines())
+    assert ks == [1, 4, 16, 64, 256] and ts == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_a_tiny_group_runs_to_the_end(tmp_path: Path, ml1m_file: Path) -> None:
+    out = tmp_path / "paper"
+    done = paper_runs("--group", "ml1m-gsasrec", "--scale", "0.001", "--out", str(out),
+                      "--train-flags", "--device cpu", data_dir=ml1m_file.parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "group done" in done.stdout
+    (run,) = (out / "main").iterdir()
+    assert run.name == "ml-1m-gsasrec-gbce-k256-t0.75-s0"
+    assert not (run / "last.pt").exists()  # finished: only what is worth keeping stays
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["training"]["stop_reason"] == "time_budget"
+    again = paper_runs("--group", "ml1m-gsasrec", "--scale", "0.001", "--out", str(out),
+                       "--train-flags", "--device cpu", data_dir=ml1m_file.parents[1])
+    assert again.returncode == 0 and "group done" in again.stdout  # nothing left to run
+
+
+def test_a_group_stopped_at_its_deadline_resumes(tmp_path: Path, ml1m_file: Path) -> None:
+    """The wall-clock deadline of one device command stops the runs (SIGTERM: they save
+    last.pt); the same command with --resume finishes them."""
+    out = tmp_path / "paper"
+    # 36 s of training; the deadline falls well after start-up (data, model) and before the end
+    flags = ("--group", "ml1m-gsasrec", "--scale", "0.04", "--out", str(out),
+             "--train-flags", "--device cpu")
+    first = paper_runs(*flags, "--deadline", "25", data_dir=ml1m_file.parents[1])
+    assert first.returncode == 0, first.stderr
+    assert "group not done" in first.stdout
+    (run,) = (out / "main").iterdir()
+    assert (run / "last.pt").exists() and not (run / "metrics.json").exists()
+    refused = paper_runs(*flags, data_dir=ml1m_file.parents[1])  # progress, but no --resume
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+    second = paper_runs(*flags, "--resume", data_dir=ml1m_file.parents[1])
+    assert second.returncode == 0 and "group done" in second.stdout, second.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["training"]["resumed"] and metrics["training"]["train_seconds"] >= 36
