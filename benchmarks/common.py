@@ -28,6 +28,18 @@ def ml1m_or_standin() -> dict[str, Any]:
         return {"dataset": "synthetic", "synthetic_num_items": 3416, "synthetic_num_users": 6040}
 
 
+def random_batch_step(trainer: Any, seed: int = 0) -> Any:
+    """A function that runs one training step on a seeded random batch of training users:
+    the unit every step benchmark times."""
+    generator = torch.Generator().manual_seed(seed)
+    batch = trainer.config.batch_size
+
+    def step() -> None:
+        index = torch.randint(0, trainer.num_train_users, (batch,), generator=generator)
+        trainer.train_step(index.to(trainer.device, non_blocking=True))
+    return step
+
+
 def time_steps(step: Any, warmup: int, steps: int, device: torch.device) -> float:
     """Mean milliseconds per call of `step()` after `warmup` calls (compilation included there)."""
     for _ in range(warmup):

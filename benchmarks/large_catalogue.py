@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 import torch
-from common import time_steps, write_result
+from common import random_batch_step, time_steps, write_result
 
 from gsasrec.config import PRESETS, TrainConfig
 from gsasrec.data.synthetic import MarkovChainGenerator, SyntheticConfig
@@ -53,14 +53,7 @@ def measure(config: TrainConfig, interactions: Any, warmup: int, steps: int) -> 
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(device)
         trainer = Trainer(config, None, interactions=interactions, progress=False)
-        generator = torch.Generator().manual_seed(0)
-
-        def step() -> None:
-            index = torch.randint(0, trainer.num_train_users, (config.batch_size,),
-                                  generator=generator)
-            trainer.train_step(index.to(trainer.device, non_blocking=True))
-
-        row["ms_per_step"] = time_steps(step, warmup, steps, device)
+        row["ms_per_step"] = time_steps(random_batch_step(trainer), warmup, steps, device)
         row["scoring"] = ("full softmax" if config.resolved_loss == "ce"
                           else getattr(trainer.objective, "scoring", "full softmax"))
         row["status"] = "ok"

@@ -13,7 +13,7 @@ import argparse
 from typing import Any
 
 import torch
-from common import ml1m_or_standin, write_result
+from common import ml1m_or_standin, random_batch_step, write_result
 from torch.profiler import ProfilerActivity, profile
 
 from gsasrec.config import PRESETS
@@ -52,13 +52,7 @@ def main() -> None:
     config = PRESETS[args.preset].replace(device=args.device, cuda_graph=False,
                                           negatives_warmup_steps=0, **data)
     trainer = Trainer(config, None, progress=False)
-    generator = torch.Generator().manual_seed(0)
-
-    def step() -> None:
-        index = torch.randint(0, trainer.num_train_users, (config.batch_size,),
-                              generator=generator)
-        trainer.train_step(index.to(trainer.device, non_blocking=True))
-
+    step = random_batch_step(trainer)
     for _ in range(args.warmup):
         step()
     activities = [ProfilerActivity.CPU]

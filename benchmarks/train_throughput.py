@@ -14,7 +14,7 @@ import argparse
 import time
 
 import torch
-from common import ml1m_or_standin, time_steps, write_result
+from common import ml1m_or_standin, random_batch_step, time_steps, write_result
 
 from gsasrec import objectives
 from gsasrec.config import PRESETS
@@ -75,16 +75,9 @@ def main() -> None:
         trainer = Trainer(config, None, progress=False)
         device = trainer.device
         batch = config.batch_size
-        generator = torch.Generator().manual_seed(0)
-
-        def step(trainer: Trainer = trainer, batch: int = batch,
-                 generator: torch.Generator = generator) -> None:
-            index = torch.randint(0, trainer.num_train_users, (batch,), generator=generator)
-            trainer.train_step(index.to(trainer.device, non_blocking=True))
-
         started = time.perf_counter()
         try:
-            ms = time_steps(step, args.warmup, args.steps, device)
+            ms = time_steps(random_batch_step(trainer), args.warmup, args.steps, device)
         except (GsasrecError, RuntimeError) as error:  # e.g. a capture that fails: a result
             rows.append({"variant": name, "mode": mode,
                          "status": f"failed: {str(error).splitlines()[0][:200]}"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,15 @@ def stop_process(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def run_script(script: Path, *args: str, data_dir: Path | None = None,
+               cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run one of the project's scripts as a user would, with a fixed commit id for its
+    provenance and, when given, GSASREC_DATA_DIR pointing at `data_dir`."""
+    env = dict(os.environ, GSASREC_GIT_COMMIT="test", OMP_NUM_THREADS="2")
+    if data_dir is not None:
+        env["GSASREC_DATA_DIR"] = str(data_dir)
+    return subprocess.run([sys.executable, str(script), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+

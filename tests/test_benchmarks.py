@@ -7,20 +7,16 @@ scripts themselves, so a device call is never spent on a script that crashes.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from conftest import run_script
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def run_benchmark(script: str, out: Path, *flags: str, data_dir: Path | None = None) -> dict:
-    env = dict(os.environ, GSASREC_GIT_COMMIT="test", OMP_NUM_THREADS="2")
-    if data_dir is not None:
-        env["GSASREC_DATA_DIR"] = str(data_dir)
-    done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--out", str(out), *flags],
-                          cwd=BENCHMARKS, env=env, capture_output=True, text=True, timeout=600)
+    done = run_script(BENCHMARKS / script, "--out", str(out), *flags, data_dir=data_dir,
+                      cwd=BENCHMARKS)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text())
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from conftest import run_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "paper_runs.py"
 
 
 def paper_runs(*flags: str, data_dir: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, GSASREC_GIT_COMMIT="test", OMP_NUM_THREADS="2")
-    if data_dir is not None:
-        env["GSASREC_DATA_DIR"] = str(data_dir)
-    return subprocess.run([sys.executable, str(SCRIPT), *flags], env=env, capture_output=True,
-                          text=True, timeout=600)
+    return run_script(SCRIPT, *flags, data_dir=data_dir)
 
 
 def test_groups_and_their_commands() -> None:
