@@ -100,7 +100,9 @@ def _train_parser(sub: Any) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     config = PRESETS[args.preset] if args.preset else TrainConfig()
-    changes = {}
+    changes: dict = {}
+    if args.preset:  # kept with the run: tables tell a tuned preset from the paper's
+        changes["extra"] = {**config.extra, "preset": args.preset}
     for flag, field, _kind, _text in TRAIN_FLAGS:
         dest = flag[2:].replace("-", "_")
         if hasattr(args, dest):
@@ -114,7 +116,8 @@ def default_run_name(config: TrainConfig) -> str:
     detail = {"gbce": f"k{config.num_negatives}-t{config.gbce_t:g}",
               "bce": f"k{config.num_negatives}", "sampled-ce": f"k{config.num_negatives}",
               "ce": "full"}[loss]
-    return f"{data}-{config.model}-{loss}-{detail}-s{config.seed}"
+    variant = f"-{config.variant}" if config.variant else ""
+    return f"{data}-{config.model}-{loss}-{detail}{variant}-s{config.seed}"
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:

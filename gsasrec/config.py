@@ -88,6 +88,12 @@ class TrainConfig:
     def resolved_loss(self) -> str:
         return self.loss or DEFAULT_LOSS[self.model]
 
+    @property
+    def variant(self) -> str:
+        """"tuned" for runs of our tuned presets (dropout and block differ from the paper's),
+        "" otherwise: run names and tables keep the two apart."""
+        return "tuned" if str(self.extra.get("preset", "")).endswith("-tuned") else ""
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["loss"] = self.resolved_loss
