@@ -9,6 +9,7 @@ validation NDCG@10 may end a run sooner.
 
     python benchmarks/paper_runs.py --list
     python benchmarks/paper_runs.py --group ml1m-pair --out results/paper --resume
+    python benchmarks/paper_runs.py --group grid-1 grid-2 grid-3 --resume   # 15 at once
 
 Run folders: <out>/<experiment>/<dataset>-<model>-<loss>-k<k>-t<t>-s<seed> holding
 config.json, log.jsonl, best.pt, metrics.json, predictions.npz (last.pt is deleted once a
@@ -39,6 +40,9 @@ DEADLINE_S = 540.0  # wall seconds per command: under the 10-minute limit, with 
 GRACE_S = 45.0  # after SIGTERM: time for runs to save last.pt before they are killed
 MIN_START_S = 90.0  # do not start a run with less wall time than this left
 STARTUP_S = 40.0  # per process: imports, data, CUDA context, final test (estimate)
+# steps per second of all processes together on one H200 (gSASRec ML-1M: ~300 alone, 5 x
+# 55-87 shared; results/README.md); only for planning step budgets
+SHARED_STEPS_PER_S = 330.0
 
 
 @dataclass(frozen=True)
@@ -47,15 +51,26 @@ class RunSpec:
 
     experiment: str  # "main" or "grid": the folder under --out
     preset: str
-    time_budget: float  # training seconds
+    time_budget: float | None  # training seconds (None: max_steps is the budget)
     patience: int  # validations without improvement before early stopping
     val_every_epochs: int
     flags: tuple[str, ...] = ()  # further `gsasrec train` flags
+    max_steps: int | None = None  # a budget in steps: the same whatever shares the GPU
 
     def arguments(self, seed: int, scale: float, extra: tuple[str, ...]) -> list[str]:
-        return ["--preset", self.preset, *self.flags, "--time-budget",
-                f"{self.time_budget * scale:g}", "--patience", str(self.patience),
-                "--val-every-epochs", str(self.val_every_epochs), "--seed", str(seed), *extra]
+        budget = (["--time-budget", f"{self.time_budget * scale:g}"] if self.time_budget
+                  else [])
+        if self.max_steps:
+            budget += ["--max-steps", str(max(1, round(self.max_steps * scale)))]
+        return ["--preset", self.preset, *self.flags, *budget, "--patience",
+                str(self.patience), "--val-every-epochs", str(self.val_every_epochs),
+                "--seed", str(seed), *extra]
+
+    def budget_seconds(self, parallel: int) -> float:
+        """Expected training seconds: the time budget, or the steps at the shared speed."""
+        if self.time_budget:
+            return self.time_budget
+        return self.max_steps * parallel / SHARED_STEPS_PER_S
 
     def config(self, seed: int, scale: float, extra: tuple[str, ...]) -> TrainConfig:
         args = build_parser().parse_args(["train", *self.arguments(seed, scale, extra)])
@@ -90,7 +105,9 @@ def _main_group(presets: tuple[str, ...], budget: float, patience: int, val_ever
 # epoch at batch 128; validated every epoch.
 GRID_K = (1, 4, 16, 64, 256)
 GRID_T = (0.0, 0.25, 0.5, 0.75, 1.0)
-GRID_BUDGET_S = 390.0  # per cell, five cells sharing the GPU: one command per group
+# per cell: a budget in steps, equal whatever shares the GPU, so groups can run together
+# (12,000 steps = 255 epochs; the main gSASRec runs had their best checkpoints at 10-21k)
+GRID_STEPS = 12_000
 GRID_PATIENCE = 100
 
 GROUPS: dict[str, Group] = {
@@ -120,8 +137,9 @@ GROUPS: dict[str, Group] = {
 # cell shares the GPU with the same mix of neighbours and budgets in seconds stay comparable
 for _g in range(len(GRID_T)):
     GROUPS[f"grid-{_g + 1}"] = Group(
-        tuple(RunSpec("grid", "gsasrec-ml1m", GRID_BUDGET_S, GRID_PATIENCE, 2,
-                      ("--negatives", str(k), "--t", f"{GRID_T[(i + _g) % len(GRID_T)]:g}"))
+        tuple(RunSpec("grid", "gsasrec-ml1m", None, GRID_PATIENCE, 2,
+                      ("--negatives", str(k), "--t", f"{GRID_T[(i + _g) % len(GRID_T)]:g}"),
+                      max_steps=GRID_STEPS)
               for i, k in enumerate(GRID_K)),
         len(GRID_K), "ML-1M k x t grid cells (gSASRec architecture, gBCE; t=0 is BCE)")
 
@@ -129,7 +147,7 @@ for _g in range(len(GRID_T)):
 def expected_commands(group: Group, scale: float, deadline: float) -> int:
     """Commands a group needs if no run stops early (waves of `parallel` runs)."""
     waves = math.ceil(len(group.runs) / group.parallel)
-    longest = max(r.time_budget for r in group.runs) * scale + STARTUP_S
+    longest = max(r.budget_seconds(group.parallel) for r in group.runs) * scale + STARTUP_S
     return waves * math.ceil(longest * 1.1 / (deadline - GRACE_S))  # 10% validation overhead
 
 
@@ -137,7 +155,7 @@ def list_groups(scale: float, deadline: float) -> None:
     print(f"{'group':18} {'runs':>4} {'par':>3} {'budget s':>9} {'patience':>8} "
           f"{'commands':>8}  note")
     for name, group in GROUPS.items():
-        budget = max(r.time_budget for r in group.runs) * scale
+        budget = max(r.budget_seconds(group.parallel) for r in group.runs) * scale
         print(f"{name:18} {len(group.runs):4d} {group.parallel:3d} {budget:9.0f} "
               f"{group.runs[0].patience:8d} {expected_commands(group, scale, deadline):8d}  "
               f"{group.note}")
@@ -145,7 +163,8 @@ def list_groups(scale: float, deadline: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--group", choices=sorted(GROUPS), help="the runs to (continue to) train")
+    parser.add_argument("--group", nargs="+", choices=sorted(GROUPS),
+                        help="the runs to (continue to) train; several groups run together")
     parser.add_argument("--list", action="store_true", help="list the groups and budgets")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "paper")
     parser.add_argument("--resume", action="store_true",
@@ -166,12 +185,13 @@ def main() -> int:
         return 0
 
     start = time.time()
-    group = GROUPS[args.group]
+    groups = [GROUPS[name] for name in dict.fromkeys(args.group)]
+    group_name = "+".join(dict.fromkeys(args.group))
     extra = tuple(args.train_flags.split())
-    parallel = args.parallel or group.parallel
+    parallel = args.parallel or sum(g.parallel for g in groups)
     logs = args.out / "logs"
     jobs = []
-    for spec in group.runs:
+    for spec in (spec for g in groups for spec in g.runs):
         config = spec.config(args.seed, args.scale, extra)
         folder = args.out / spec.experiment / run_name(config)
         command = [sys.executable, "-m", "gsasrec", "train",
@@ -194,7 +214,7 @@ def main() -> int:
     threads = str(max(1, (os.cpu_count() or 2) // parallel))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
     running: dict[Path, tuple[subprocess.Popen, float]] = {}
-    record = {"group": args.group, "started": start, "argv": sys.argv, "runs": {},
+    record = {"group": group_name, "started": start, "argv": sys.argv, "runs": {},
               "environment": environment()}  # no CUDA context here
     stopped = False
     while pending or running:
@@ -237,8 +257,8 @@ def main() -> int:
     record["wall_seconds"] = round(time.time() - start, 1)
     done = all((f / "metrics.json").exists() for f, _ in jobs)
     record["group_done"] = done
-    atomic_write_json(logs / f"{args.group}-{time.strftime('%Y%m%d-%H%M%S')}.json", record)
-    print(json.dumps({"group": args.group, "group_done": done,
+    atomic_write_json(logs / f"{group_name}-{time.strftime('%Y%m%d-%H%M%S')}.json", record)
+    print(json.dumps({"group": group_name, "group_done": done,
                       "wall_seconds": record["wall_seconds"]}))
     print("group done" if done else "group not done: run the same command again with --resume")
     return 0

@@ -191,3 +191,17 @@ def test_recommend_never_pads_with_seen_items(tiny_run):
     history = list(range(1, 58))  # 57 of 60 items seen: only 3 left to recommend
     frame = run.recommend({"u": history}, k=10)
     assert sorted(frame["item"]) == [58, 59, 60]
+
+
+def test_presets_are_recorded_and_tuned_runs_named_apart():
+    from gsasrec.cli import build_parser, config_from_args, default_run_name
+
+    def config(*flags: str):
+        return config_from_args(build_parser().parse_args(["train", *flags]))
+
+    paper, tuned = config("--preset", "gsasrec-ml1m"), config("--preset", "gsasrec-ml1m-tuned")
+    assert paper.extra == {"preset": "gsasrec-ml1m"} and paper.variant == ""
+    assert tuned.variant == "tuned" and tuned.dropout == 0.2
+    assert default_run_name(paper) == "ml-1m-gsasrec-gbce-k256-t0.75-s0"
+    assert default_run_name(tuned) == "ml-1m-gsasrec-gbce-k256-t0.75-tuned-s0"
+    assert config().extra == {} and config("--dropout", "0.3").variant == ""

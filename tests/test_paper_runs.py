@@ -31,6 +31,15 @@ def test_groups_and_their_commands() -> None:
     ks = sorted(int(c.split("--negatives ")[1].split()[0]) for c in grid.splitlines())
     ts = sorted(float(c.split("--t ")[1].split()[0]) for c in grid.splitlines())
     assert ks == [1, 4, 16, 64, 256] and ts == [0.0, 0.25, 0.5, 0.75, 1.0]
+    # grid cells have a budget in steps, so several groups can share the GPU in one command
+    assert all("--max-steps 12000" in c and "--time-budget" not in c
+               for c in grid.splitlines())
+    both = paper_runs("--group", "grid-1", "grid-2", "--dry-run").stdout.splitlines()
+    assert len(both) == 10 and len(set(both)) == 10
+    tuned = paper_runs("--group", "ml1m-pair-tuned", "--dry-run").stdout.splitlines()
+    assert "--preset gsasrec-ml1m-tuned" in tuned[0] and "-tuned-s0" in tuned[0]
+    assert "--preset bert4rec-ml1m" in tuned[1]
+    assert tuned[1].split("--out ")[1] == commands[1].split("--out ")[1]  # one BERT4Rec run
 
 
 def test_a_tiny_group_runs_to_the_end(tmp_path: Path, ml1m_file: Path) -> None:

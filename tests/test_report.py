@@ -17,11 +17,13 @@ NUM_ITEMS = 50
 
 def write_run(folder: Path, model: str, loss: str, k: int | None, t: float | None, ndcg: float,
               best_seconds: float, total_seconds: float, early_stopped: bool = False,
-              dataset: str = "ml-1m", predictions: bool = True, seed: int = 0) -> Path:
+              dataset: str = "ml-1m", predictions: bool = True, seed: int = 0,
+              preset: str | None = None) -> Path:
     """A finished run folder as the trainer writes it, with chosen numbers."""
     folder.mkdir(parents=True)
     config = {"dataset": dataset, "model": model, "loss": loss, "num_negatives": k or 256,
-              "gbce_t": t or 0.0, "time_budget": 390.0, "seed": seed}
+              "gbce_t": t or 0.0, "time_budget": 390.0, "seed": seed,
+              "extra": {"preset": preset} if preset else {}}
     (folder / "config.json").write_text(json.dumps(config))
     metrics = {
         "dataset": dataset, "model": model, "loss": loss, "num_negatives": k, "gbce_t": t,
@@ -129,6 +131,25 @@ def test_relative_differences_as_the_paper_reports(results: Path) -> None:
     time = ml1m.loc["training time to best checkpoint: gSASRec vs BERT4Rec"]
     assert time["ours"] == pytest.approx(-0.65) and time["published"] == -0.73
     assert "beauty" not in set(relative["dataset"])  # no gSASRec run on Beauty
+
+
+def test_tuned_runs_get_their_own_row_beside_the_same_published_numbers(results: Path) -> None:
+    write_run(results / "main" / "gsasrec-tuned", "gsasrec", "gbce", 256, 0.75, 0.18, 20.0,
+              50.0, preset="gsasrec-ml1m-tuned")
+    runs = report.collect_runs(results)
+    table = report.main_table(runs).set_index("label")
+    assert table.loc["gSASRec (k=256, t=0.75)", "runs"] == 2  # the paper config's seeds only
+    tuned = table.loc[report.GSASREC_TUNED_LABEL]
+    assert tuned["runs"] == 1 and tuned["ndcg@10"] == 0.18
+    assert tuned["published_ndcg@10"] == 0.1726  # the port's gSASRec, as for the paper row
+    assert tuned["ndcg_vs_bert4rec"] == pytest.approx(0.18 / 0.15 - 1)
+    assert list(table.index).index(report.GSASREC_TUNED_LABEL) == \
+        list(table.index).index("gSASRec (k=256, t=0.75)") + 1
+    relative = report.relative_differences(runs).set_index("comparison")["ours"]
+    assert relative["NDCG@10: gSASRec tuned vs BERT4Rec"] == pytest.approx(0.18 / 0.15 - 1)
+    assert relative["training time to best checkpoint: gSASRec tuned vs BERT4Rec"] == \
+        pytest.approx(20.0 / 100.0 - 1)
+    assert relative["NDCG@10: gSASRec vs BERT4Rec"] == pytest.approx(0.17 / 0.15 - 1)
 
 
 def test_grid_table_pivots_k_by_t_from_grid_runs_only(results: Path) -> None:
