@@ -187,6 +187,8 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def cmd_table(args: argparse.Namespace, argv: list[str]) -> int:
+    import pandas as pd
+
     from gsasrec import report
 
     roots = args.roots or [Path("results")]
@@ -194,14 +196,18 @@ def cmd_table(args: argparse.Namespace, argv: list[str]) -> int:
     if runs.empty:
         raise GsasrecError(f"no finished runs (metrics.json) under {', '.join(map(str, roots))}")
     shown = ["dataset", "label", "ndcg@10", "recall@1", "recall@10", "published_ndcg@10",
-             "ndcg_vs_bert4rec", "time_to_best_s", "train_seconds", "epochs", "early_stopped",
-             "peak_gpu_memory_mb", "ece", "runs"]
+             "ndcg_vs_bert4rec", "time_to_best_s", "train_seconds", "time_to_bert4rec_ndcg_s",
+             "epochs", "early_stopped", "peak_gpu_memory_mb", "ece", "runs"]
     table = report.main_table(runs)
     print(report.to_markdown(table[shown]))
     differences = report.relative_differences(runs)
     if not differences.empty:
         print()
         print(report.to_markdown(differences))
+    targets = pd.DataFrame(report.targets(runs, args.dataset))
+    if not targets.empty:
+        print()
+        print(report.to_markdown(targets))
     grid = report.grid_table(runs, args.dataset)
     if args.grid and not grid.empty:
         print()
