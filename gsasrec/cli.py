@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gsasrec.config import LOSSES, MODELS, PRESETS, TrainConfig
+from gsasrec.config import LOSSES, MODELS, PRESETS, TrainConfig, preset_config
 from gsasrec.errors import GsasrecError
 
 
@@ -99,10 +99,9 @@ def _train_parser(sub: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    config = PRESETS[args.preset] if args.preset else TrainConfig()
-    changes: dict = {}
-    if args.preset:  # kept with the run: tables tell a tuned preset from the paper's
-        changes["extra"] = {**config.extra, "preset": args.preset}
+    # the preset's name is kept with the run: tables tell a tuned preset from the paper's
+    config = preset_config(args.preset) if args.preset else TrainConfig()
+    changes = {}
     for flag, field, _kind, _text in TRAIN_FLAGS:
         dest = flag[2:].replace("-", "_")
         if hasattr(args, dest):

@@ -91,9 +91,9 @@ def _datasets() -> tuple[str, ...]:
 
 
 def _preset_stems() -> tuple[str, ...]:
-    from gsasrec.config import PRESETS
+    from gsasrec.config import preset_stems
 
-    return tuple(sorted({name.rsplit("-", 1)[0] for name in PRESETS}))
+    return preset_stems()
 
 
 # name -> check; a callable without a name argument builds the check when it is needed

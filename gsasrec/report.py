@@ -48,8 +48,10 @@ def run_label(model: str, loss: str, k: float | None, t: float | None) -> str:
 
 
 def config_label(config: Any) -> str:
-    """The paper's name for a TrainConfig's model and loss."""
-    return run_label(config.model, config.resolved_loss, config.num_negatives, config.gbce_t)
+    """The paper's name for a TrainConfig's model and loss (and ', tuned' for our tuned
+    presets, as `preset_config` marks them)."""
+    label = run_label(config.model, config.resolved_loss, config.num_negatives, config.gbce_t)
+    return label + (TUNED_SUFFIX if config.variant == "tuned" else "")
 
 
 def _isnan(value: Any) -> bool:
@@ -287,6 +289,18 @@ def relative_differences(runs: pd.DataFrame, experiment: str | None = "main") ->
     return pd.DataFrame(rows, columns=["dataset", "comparison", "ours", "published"])
 
 
+def quality_curves(runs: pd.DataFrame, experiment: str | None = "main") -> pd.DataFrame:
+    """Long form of each run's tracked test NDCG@10 over training seconds (one row per new
+    best checkpoint), for plotting quality against time; empty for runs without
+    --track-test."""
+    rows = [{"dataset": run.dataset, "label": run.label, "name": run.name, "seed": run.seed,
+             "train_seconds": seconds, "test_ndcg@10": ndcg}
+            for run in _experiment(runs, experiment).itertuples()
+            for seconds, ndcg in run.tracked_test]
+    return pd.DataFrame(rows, columns=["dataset", "label", "name", "seed", "train_seconds",
+                                       "test_ndcg@10"])
+
+
 TARGET_NDCG = 0.18  # issue 5: gSASRec (k=256, t=0.75) on ML-1M
 TARGET_GAIN = 0.05  # NDCG@10 at least 5% above our BERT4Rec ...
 TARGET_TIME_CHANGE = -0.5  # ... in at most half its training time to the best checkpoint
@@ -369,7 +383,7 @@ def stand_in_runs(root: str | Path, models: Iterable[str] = MAIN_MODELS,
     Runs already finished under `root` are kept.
     """
     from gsasrec.cli import default_run_name
-    from gsasrec.config import PRESETS
+    from gsasrec.config import PRESETS, preset_config, preset_name
     from gsasrec.training import load_interactions, train
 
     root = Path(root)
@@ -379,7 +393,7 @@ def stand_in_runs(root: str | Path, models: Iterable[str] = MAIN_MODELS,
             "batch_size": 64, "max_epochs": epochs, "val_users": min(100, num_users),
             "patience": max(1, epochs // 2), "device": "cpu", "negatives_warmup_steps": 0,
             "time_budget": None, "precision": "fp32"}
-    configs = [("main", PRESETS[f"{name}-ml1m"].replace(**tiny)) for name in models]
+    configs = [("main", preset_config(preset_name(name)).replace(**tiny)) for name in models]
     configs += [("grid", PRESETS["gsasrec-ml1m"].replace(num_negatives=k, gbce_t=float(t),
                                                          **tiny))
                 for k in grid_k for t in grid_t]

@@ -22,7 +22,7 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
          "--no-first-run", "--window-size=1100,900", "--hide-scrollbars")
 # notebook -> which plotly chart (0-based, in page order) represents it best
 CHOICE = {"01_overconfidence_theory": 1, "02_calibration_synthetic": 0,
-          "03_calibration_ml1m": 0, "04_main_table": 0, "05_performance": 2}
+          "03_calibration_ml1m": 0, "04_main_table": 1, "05_performance": 2}
 
 
 def main() -> None:

@@ -142,6 +142,16 @@ def test_relative_differences_as_the_paper_reports(results: Path) -> None:
     assert "beauty" not in set(relative["dataset"])  # no gSASRec run on Beauty
 
 
+def test_quality_curves_are_the_tracked_checkpoints_of_main_runs(results: Path) -> None:
+    curves = report.quality_curves(report.collect_runs(results))
+    assert "grid" not in set(curves["name"])
+    seed0 = curves[curves["name"] == "gsasrec-s0"]
+    assert list(seed0["train_seconds"]) == [15.0, 30.0]
+    assert list(seed0["test_ndcg@10"]) == pytest.approx([0.145, 0.165])
+    assert set(curves["name"]) == {"bert4rec", "gsasrec-s0", "gsasrec-s1", "sasrec",
+                                   "beauty-bert4rec"}
+
+
 def test_seconds_to_quality_is_the_first_tracked_checkpoint_at_the_level() -> None:
     tracked = [(10.0, 0.12), (20.0, 0.16), (30.0, 0.15), (40.0, 0.17)]
     assert report.seconds_to_quality(tracked, 0.15) == 20.0
