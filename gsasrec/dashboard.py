@@ -114,6 +114,7 @@ class RunSummary:
     test: dict[str, float]
     has_predictions: bool
     has_checkpoint: bool
+    variant: str = ""  # "tuned" for runs of a *-tuned preset (config.json's extra.preset)
 
     @property
     def calibration_t(self) -> float | None:
@@ -204,6 +205,15 @@ def _label(folder: Path, root: Path, multiple_roots: bool) -> str:
     return f"{root.name}/{relative}" if multiple_roots else relative
 
 
+def _variant(folder: Path) -> str:
+    """'tuned' when config.json names a *-tuned preset; '' otherwise, also when unreadable."""
+    try:
+        extra = json.loads((folder / "config.json").read_text()).get("extra") or {}
+        return "tuned" if str(extra.get("preset", "")).endswith("-tuned") else ""
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return ""
+
+
 def read_run_summary(folder: str | Path, label: str | None = None) -> tuple[RunSummary | None,
                                                                             list[str]]:
     """A finished run's summary, or None and the reasons it cannot be used. Never raises."""
@@ -237,7 +247,7 @@ def read_run_summary(folder: str | Path, label: str | None = None) -> tuple[RunS
             alpha=float(alpha) if alpha is not None else None,
             num_items=int(num_items) if num_items is not None else None, test=test,
             has_predictions=_zip_readable(folder / "predictions.npz"),
-            has_checkpoint=_zip_readable(folder / "best.pt"))
+            has_checkpoint=_zip_readable(folder / "best.pt"), variant=_variant(folder))
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         return None, [f"{label}: skipped, metrics.json lacks a field ({error!r})"]
     # a metrics-only folder (an experiment kept without weights) is fine; a file that is
@@ -301,33 +311,37 @@ class RunGrid:
     ts: tuple[float, ...]
     cells: dict[tuple[int, float], tuple[RunSummary, ...]]
     folder: str = ""  # the runs' folder, relative to their root ("" for the root itself)
+    variant: str = ""  # "tuned": runs of our tuned presets, never mixed with the paper's
 
     @property
     def name(self) -> str:
-        return f"{self.dataset} / {self.model}" + (f" in {self.folder}" if self.folder else "")
+        model = f"{self.model}, {self.variant}" if self.variant else self.model
+        return f"{self.dataset} / {model}" + (f" in {self.folder}" if self.folder else "")
 
 
 def find_grids(runs: Sequence[RunSummary]) -> list[RunGrid]:
-    """Group BCE/gBCE runs by (dataset, model, folder); a group with >= 2 distinct (k, t) is
-    a grid. Runs of one folder share their other settings (benchmarks/paper_runs.py writes a
-    grid into one folder, seeds side by side), while side experiments in other folders
-    (another block, dropout or budget) must never average into the same cell."""
-    groups: dict[tuple[str, str, str], dict[tuple[int, float], list[RunSummary]]] = {}
+    """Group BCE/gBCE runs by (dataset, model, folder, variant); a group with >= 2 distinct
+    (k, t) is a grid. Runs of one folder and variant share their other settings
+    (benchmarks/paper_runs.py writes a grid into one folder, seeds side by side), while side
+    experiments in other folders and tuned presets (another block, dropout or budget) must
+    never average into the same cell."""
+    groups: dict[tuple[str, str, str, str], dict[tuple[int, float], list[RunSummary]]] = {}
     for run in runs:
         t = run.calibration_t
         if t is None or run.num_negatives is None:
             continue
         cell = (run.num_negatives, round(t, 6))
         folder = Path(run.label).parent.as_posix()
-        key = (run.dataset, run.model, "" if folder == "." else folder)
+        key = (run.dataset, run.model, "" if folder == "." else folder, run.variant)
         groups.setdefault(key, {}).setdefault(cell, []).append(run)
     grids = []
-    for (dataset, model, folder), cells in sorted(groups.items()):
+    for (dataset, model, folder, variant), cells in sorted(groups.items()):
         if len(cells) < 2:
             continue
         grids.append(RunGrid(dataset, model, tuple(sorted({k for k, _ in cells})),
                              tuple(sorted({t for _, t in cells})),
-                             {cell: tuple(found) for cell, found in cells.items()}, folder))
+                             {cell: tuple(found) for cell, found in cells.items()}, folder,
+                             variant))
     return grids
 
 

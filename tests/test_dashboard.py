@@ -3,6 +3,7 @@ recommendations, on runs made by the real `gsasrec train` (see dashboard_runs.py
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -208,6 +209,28 @@ def test_runs_of_other_folders_form_their_own_grids():
     assert (main.name, old.name) == ("ml-1m / gsasrec", "ml-1m / gsasrec in experiments/old")
     table = dash.grid_table(main, dash.metric_values(runs, "ndcg@10"))
     assert table.loc[0.5, 16] == pytest.approx(0.2) and table.loc[1.0, 16] == pytest.approx(0.3)
+
+
+def test_tuned_runs_form_their_own_grid(tmp_path: Path):
+    """Runs of a *-tuned preset (config.json's extra.preset) share a folder with the paper's
+    configuration in results/paper/main, but never a grid cell."""
+    runs = []
+    for name, k, t, preset in (("paper-t0.75", 256, 0.75, "gsasrec-ml1m"),
+                               ("paper-t1", 256, 1.0, "gsasrec-t1-ml1m"),
+                               ("tuned-t0.75", 256, 0.75, "gsasrec-ml1m-tuned"),
+                               ("tuned-t1", 256, 1.0, "gsasrec-t1-ml1m-tuned")):
+        folder = tmp_path / "main" / name
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps({"extra": {"preset": preset}}))
+        assert dash._variant(folder) == ("tuned" if "tuned" in name else "")
+        runs.append(dataclasses.replace(_summary(f"main/{name}", k, t), path=folder,
+                                        variant=dash._variant(folder)))
+    (folder / "config.json").write_text("{not json")  # unreadable: the paper's variant
+    assert dash._variant(folder) == ""
+    paper, tuned = dash.find_grids(runs)
+    assert (paper.name, tuned.name) == ("ml-1m / gsasrec in main",
+                                        "ml-1m / gsasrec, tuned in main")
+    assert [r.label for r in tuned.cells[(256, 0.75)]] == ["main/tuned-t0.75"]
 
 
 def test_grid_of_the_stored_runs(root: Path):
