@@ -87,7 +87,15 @@ def atomic_savez(path: str | Path, **arrays: np.ndarray) -> None:
 
 
 def git_commit() -> dict[str, Any]:
-    """The project's git commit and whether the tree had uncommitted changes."""
+    """The project's git commit and whether the tree had uncommitted changes.
+
+    GSASREC_GIT_COMMIT names the commit of a copied tree (a GPU machine gets the files, not
+    the repository): its state is then unknown here (git_dirty None), since any git
+    repository around the copy is another tree."""
+    named = os.environ.get("GSASREC_GIT_COMMIT")
+    if named:
+        return {"git_commit": named, "git_dirty": None}
+
     def run(*args: str) -> str | None:
         try:
             return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True,
@@ -95,7 +103,7 @@ def git_commit() -> dict[str, Any]:
         except (OSError, subprocess.SubprocessError):
             return None
 
-    commit = os.environ.get("GSASREC_GIT_COMMIT") or run("rev-parse", "HEAD")
+    commit = run("rev-parse", "HEAD")
     status = run("status", "--porcelain", "--untracked-files=no")
     return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
 
