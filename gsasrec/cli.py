@@ -198,7 +198,11 @@ def cmd_table(args: argparse.Namespace, argv: list[str]) -> int:
              "ndcg_vs_bert4rec", "time_to_best_s", "train_seconds", "time_to_bert4rec_ndcg_s",
              "epochs", "early_stopped", "peak_gpu_memory_mb", "ece", "runs"]
     table = report.main_table(runs)
-    print(report.to_markdown(table[shown]))
+    if table.empty:
+        print(f"no main-table runs under {', '.join(map(str, roots))} (grid cells only: "
+              "add --grid to see them)")
+    else:
+        print(report.to_markdown(table[shown]))
     differences = report.relative_differences(runs)
     if not differences.empty:
         print()

@@ -206,16 +206,16 @@ def _aggregate(runs: pd.DataFrame) -> pd.DataFrame:
 
 def _experiment(runs: pd.DataFrame, experiment: str | None) -> pd.DataFrame:
     """The runs of `experiment` (all runs for None). "main" without such runs means the
-    run folders directly under a root (results/ml1m-*), or all runs when there are none
-    (a folder of run folders); side experiments in sub-folders never average into the
-    main rows, and the grid holds grid runs only."""
+    run folders directly under a root (results/ml1m-*), or all runs but the grid's when
+    there are none (a folder of run folders); side experiments in sub-folders never average
+    into the main rows, and the grid holds grid runs only."""
     if experiment is None:
         return runs
     if (runs["experiment"] == experiment).any():
         return runs[runs["experiment"] == experiment]
     if experiment == "main":
         top_level = runs["experiment"] == ""
-        return runs[top_level] if top_level.any() else runs
+        return runs[top_level] if top_level.any() else runs[runs["experiment"] != "grid"]
     return runs.iloc[0:0]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,13 @@ def test_grid_table_pivots_k_by_t_from_grid_runs_only(results: Path) -> None:
     assert set(grid.columns.get_level_values(0)) == {"ndcg@10", "ece", "early_stopped"}
 
 
+def test_grid_runs_alone_make_no_main_table(results: Path) -> None:
+    grid_only = report.collect_runs(results)
+    grid_only = grid_only[grid_only["experiment"] == "grid"]
+    assert report.main_table(grid_only).empty
+    assert len(report.grid_table(grid_only)) == 2
+
+
 def test_empty_results_give_empty_tables(tmp_path: Path) -> None:
     runs = report.collect_runs(tmp_path)
     assert runs.empty and list(runs.columns) == report.RUN_COLUMNS
@@ -222,6 +230,10 @@ def test_table_command(results: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert out.exists()
     assert main(["table", str(tmp_path / "nothing")]) == 2
     assert "no finished runs" in capsys.readouterr().err
+    only_grid = tmp_path / "only"
+    shutil.copytree(results / "grid", only_grid / "grid")
+    assert main(["table", str(only_grid)]) == 0  # grid cells only: said, not a table
+    assert "no main-table runs" in capsys.readouterr().out
 
 
 def test_main_table_of_results_uses_top_level_runs_not_side_experiments(tmp_path: Path) -> None:
