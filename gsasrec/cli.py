@@ -273,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gsasrec: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `gsasrec table | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +248,12 @@ def test_main_table_of_results_uses_top_level_runs_not_side_experiments(tmp_path
     table = report.main_table(report.collect_runs(root))
     row = table[table["label"] == "gSASRec (k=256, t=0.75)"].iloc[0]
     assert row["ndcg@10"] == pytest.approx(0.17) and row["runs"] == 1
+
+
+def test_table_into_a_closed_pipe_ends_quietly(results: Path) -> None:
+    """`gsasrec table results | head -1`: no traceback when the reader stops early."""
+    process = subprocess.Popen([sys.executable, "-m", "gsasrec", "table", str(results)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the first line is written
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0 and b"Traceback" not in stderr, stderr.decode()
