@@ -128,6 +128,8 @@ GROUPS: dict[str, Group] = {
                                   200, 2, "SASRec k=1, SASRec-CE, gSASRec t=1, in parallel"),
     "beauty-gsasrec": _main_group(("gsasrec-beauty",), 600, 50, 1,
                                   "gSASRec k=256 t=0.75 on Beauty, alone (timed pair)"),
+    "beauty-gsasrec-tuned": _main_group(("gsasrec-beauty-tuned",), 600, 50, 1,
+                                        "tuned gSASRec on Beauty, alone (timed pair)"),
     "beauty-bert4rec": _main_group(("bert4rec-beauty",), 900, 50, 1,
                                    "BERT4Rec on Beauty, alone (timed pair)"),
     "beauty-baselines": _main_group(("sasrec-beauty", "sasrec-ce-beauty", "gsasrec-t1-beauty"),
