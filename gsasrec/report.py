@@ -29,7 +29,7 @@ RUN_COLUMNS = [
     "dataset", "label", "model", "loss", "k", "t", *METRICS, "val_ndcg@10", "ece",
     "time_to_best_s", "train_seconds", "wall_seconds", "epochs", "steps", "best_epoch",
     "early_stopped", "stop_reason", "patience", "time_budget", "peak_gpu_memory_mb", "device",
-    "seed", "git_commit", "experiment", "name", "path", "tracked_test",
+    "seed", "git_commit", "experiment", "name", "path", "tracked_test", "validations",
 ]
 
 
@@ -85,6 +85,31 @@ def seconds_to_quality(tracked: list[tuple[float, float]], ndcg: float) -> float
     return next((seconds for seconds, value in tracked if value >= ndcg), float("nan"))
 
 
+def replay_early_stopping(validations: list[tuple[float, float, float]], patience: int
+                          ) -> dict[str, Any]:
+    """What early stopping with `patience` would have selected, replayed from a run's log.
+
+    `validations`: (train_seconds, validation NDCG@10, test NDCG@10 or NaN) per validation,
+    in order. Training does not depend on the patience until the stop, so for a patience up
+    to the run's own the replay is exact: the same rule as the trainer (a strictly better
+    validation NDCG@10 is a new best; stop after `patience` validations without one).
+    `stopped` False: the log ended first (the result is then the run's own)."""
+    best_value, best, waited = -math.inf, None, 0
+    for seconds, value, test in validations:
+        if value > best_value:
+            best_value, best, waited = value, (seconds, test), 0
+            continue
+        waited += 1
+        if waited >= patience:
+            return {"best_seconds": best[0], "test_ndcg@10": best[1],
+                    "stop_seconds": seconds, "stopped": True}
+    if best is None:
+        return {"best_seconds": math.nan, "test_ndcg@10": math.nan,
+                "stop_seconds": math.nan, "stopped": False}
+    return {"best_seconds": best[0], "test_ndcg@10": best[1],
+            "stop_seconds": validations[-1][0], "stopped": False}
+
+
 def _run_row(run_dir: Path, root: Path) -> dict[str, Any]:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     config_path = run_dir / "config.json"
@@ -132,6 +157,9 @@ def _run_row(run_dir: Path, root: Path) -> dict[str, Any]:
         "path": str(run_dir),
         "tracked_test": [(entry["train_seconds"], entry["test_ndcg@10"]) for entry in best
                          if "test_ndcg@10" in entry and "train_seconds" in entry],
+        "validations": [(entry["train_seconds"], entry["val_ndcg@10"],
+                         entry.get("test_ndcg@10", math.nan)) for entry in log
+                        if "train_seconds" in entry and "val_ndcg@10" in entry],
     }
 
 
@@ -299,6 +327,41 @@ def quality_curves(runs: pd.DataFrame, experiment: str | None = "main") -> pd.Da
             for seconds, ndcg in run.tracked_test]
     return pd.DataFrame(rows, columns=["dataset", "label", "name", "seed", "train_seconds",
                                        "test_ndcg@10"])
+
+
+def patience_table(runs: pd.DataFrame, patiences: Iterable[int] = (10, 20, 50, 100, 200),
+                   experiment: str | None = "main") -> pd.DataFrame:
+    """Each row (mean over seeds) as if early stopping had used a shorter patience: the
+    selected checkpoint's test NDCG@10 (from --track-test), training seconds to it and to
+    the stop, and both against BERT4Rec under the same patience. Replayed from the logs
+    (`replay_early_stopping`); NaN where a run's own patience was shorter than asked."""
+    columns = ["dataset", "label", "patience", "runs", "test_ndcg@10", "best_seconds",
+               "stop_seconds", "ndcg_vs_bert4rec", "best_seconds_vs_bert4rec"]
+    rows = []
+    for run in _experiment(runs, experiment).itertuples():
+        for patience in patiences:
+            replayed = (replay_early_stopping(run.validations, patience)
+                        if run.validations and (run.patience or 0) >= patience else
+                        {"best_seconds": math.nan, "test_ndcg@10": math.nan,
+                         "stop_seconds": math.nan})
+            rows.append({"dataset": run.dataset, "label": run.label, "patience": patience,
+                         **{key: replayed[key] for key in
+                            ("test_ndcg@10", "best_seconds", "stop_seconds")}})
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows)
+    grouped = frame.groupby(["dataset", "label", "patience"], sort=False)
+    table = grouped[["test_ndcg@10", "best_seconds", "stop_seconds"]].agg(
+        lambda values: values.mean(skipna=False))
+    table["runs"] = grouped.size()
+    table = table.reset_index()
+    bert = table[table["label"] == BERT4REC_LABEL].set_index(["dataset", "patience"])
+    keys = list(zip(table["dataset"], table["patience"], strict=True))
+    for column, ours in (("ndcg_vs_bert4rec", "test_ndcg@10"),
+                         ("best_seconds_vs_bert4rec", "best_seconds")):
+        base = [bert[ours].get(key, math.nan) for key in keys]
+        table[column] = table[ours] / np.array(base, dtype=float) - 1.0
+    return table[columns]
 
 
 TARGET_NDCG = 0.18  # issue 5: gSASRec (k=256, t=0.75) on ML-1M

@@ -44,9 +44,10 @@ def write_run(folder: Path, model: str, loss: str, k: int | None, t: float | Non
     (folder / "metrics.json").write_text(json.dumps(metrics))
     # test NDCG@10 of each new best, as --track-test logs it
     log = [{"epoch": 4, "train_seconds": best_seconds / 2, "best": True,
-            "test_ndcg@10": ndcg - 0.02},
-           {"epoch": 8, "train_seconds": best_seconds, "best": True, "test_ndcg@10": ndcg},
-           {"epoch": 12, "train_seconds": total_seconds}]
+            "val_ndcg@10": ndcg - 0.01, "test_ndcg@10": ndcg - 0.02},
+           {"epoch": 8, "train_seconds": best_seconds, "best": True, "val_ndcg@10": ndcg + 0.01,
+            "test_ndcg@10": ndcg},
+           {"epoch": 12, "train_seconds": total_seconds, "val_ndcg@10": ndcg}]
     (folder / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log))
     if predictions:
         rng = np.random.default_rng(0)
@@ -153,6 +154,36 @@ def test_quality_curves_are_the_tracked_checkpoints_of_main_runs(results: Path) 
     assert list(seed0["test_ndcg@10"]) == pytest.approx([0.145, 0.165])
     assert set(curves["name"]) == {"bert4rec", "gsasrec-s0", "gsasrec-s1", "sasrec",
                                    "beauty-bert4rec"}
+
+
+def test_replayed_early_stopping_follows_the_trainers_rule() -> None:
+    nan = math.nan
+    # (seconds, validation NDCG@10, test NDCG@10 of new bests)
+    log = [(1.0, 0.10, 0.09), (2.0, 0.12, 0.11), (3.0, 0.12, nan), (4.0, 0.11, nan),
+           (5.0, 0.13, 0.125), (6.0, 0.10, nan)]
+    # a tie is no improvement: patience 2 stops at 4 s with the 2-s checkpoint
+    assert report.replay_early_stopping(log, 2) == {
+        "best_seconds": 2.0, "test_ndcg@10": 0.11, "stop_seconds": 4.0, "stopped": True}
+    assert report.replay_early_stopping(log, 1)["stop_seconds"] == 3.0
+    longer = report.replay_early_stopping(log, 3)  # never stops: the run's own result
+    assert longer == {"best_seconds": 5.0, "test_ndcg@10": 0.125, "stop_seconds": 6.0,
+                      "stopped": False}
+    assert math.isnan(report.replay_early_stopping([], 5)["best_seconds"])
+
+
+def test_patience_table_replays_each_row_against_bert4rec(results: Path) -> None:
+    table = report.patience_table(report.collect_runs(results), patiences=(1, 100, 500))
+    ml1m = table[table["dataset"] == "ml-1m"].set_index(["label", "patience"])
+    # patience 1: the third validation is worse, so the second (best) checkpoint is kept
+    gsasrec = ml1m.loc[("gSASRec (k=256, t=0.75)", 1)]
+    assert gsasrec["runs"] == 2 and gsasrec["test_ndcg@10"] == pytest.approx(0.17)
+    assert gsasrec["best_seconds"] == pytest.approx(35.0)
+    assert gsasrec["stop_seconds"] == pytest.approx(70.0)
+    assert gsasrec["ndcg_vs_bert4rec"] == pytest.approx(0.17 / 0.15 - 1)
+    assert gsasrec["best_seconds_vs_bert4rec"] == pytest.approx(35.0 / 100.0 - 1)
+    # the runs' own patience is 100: a longer one cannot be replayed
+    assert math.isnan(ml1m.loc[("gSASRec (k=256, t=0.75)", 500), "test_ndcg@10"])
+    assert not math.isnan(ml1m.loc[("gSASRec (k=256, t=0.75)", 100), "test_ndcg@10"])
 
 
 def test_seconds_to_quality_is_the_first_tracked_checkpoint_at_the_level() -> None:

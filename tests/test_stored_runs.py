@@ -30,3 +30,20 @@ def test_stored_weights_reproduce_test_metrics(run_dir: Path, ml1m_file: Path) -
     assert split.summary()["test_users"] == 6040
     for name, stored in run.metrics["test"].items():
         assert metrics[name] == pytest.approx(stored, abs=1e-3), name
+
+
+def test_replayed_early_stopping_reproduces_each_stored_selection() -> None:
+    """Replaying a stored log at the run's own patience selects the checkpoint the trainer
+    kept (its test NDCG@10 is metrics.json's) and stops where training stopped: the check
+    behind report.patience_table's shorter patiences."""
+    from gsasrec import report
+
+    runs = report.collect_runs(RESULTS / "paper")
+    stopped = runs[runs["early_stopped"]]
+    assert len(stopped) >= 8, "results/paper/main should hold early-stopped runs"
+    for _, run in stopped.iterrows():
+        replayed = report.replay_early_stopping(run["validations"], int(run["patience"]))
+        assert replayed["stopped"], run["name"]
+        assert replayed["best_seconds"] == pytest.approx(run["time_to_best_s"]), run["name"]
+        assert replayed["stop_seconds"] == pytest.approx(run["train_seconds"]), run["name"]
+        assert replayed["test_ndcg@10"] == pytest.approx(run["ndcg@10"], abs=1e-6), run["name"]
