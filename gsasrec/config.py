@@ -20,6 +20,13 @@ LOSSES: tuple[str, ...] = ("bce", "gbce", "ce", "sampled-ce")
 DEFAULT_LOSS = {"sasrec": "bce", "gsasrec": "gbce", "bert4rec": "ce"}
 
 
+def variant_of(extra: Any) -> str:
+    """"tuned" when a run's `extra` notes name a `*-tuned` preset (dropout and block differ
+    from the paper's), "" otherwise: run names, tables and dashboard grids keep them apart."""
+    preset = extra.get("preset", "") if isinstance(extra, dict) else ""
+    return "tuned" if str(preset).endswith("-tuned") else ""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run. Field names follow the paper's terms."""
@@ -90,9 +97,8 @@ class TrainConfig:
 
     @property
     def variant(self) -> str:
-        """"tuned" for runs of our tuned presets (dropout and block differ from the paper's),
-        "" otherwise: run names and tables keep the two apart."""
-        return "tuned" if str(self.extra.get("preset", "")).endswith("-tuned") else ""
+        """"tuned" for runs of our tuned presets, "" otherwise (`variant_of`)."""
+        return variant_of(self.extra)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

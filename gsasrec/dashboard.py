@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gsasrec import theory
+from gsasrec.config import variant_of
 
 MAX_NEGATIVES = 4096
 CATALOGUE_SIZES = (10, 30, 100, 300, 1000, 3416, 10_000, 100_000, 1_000_000)
@@ -208,8 +209,7 @@ def _label(folder: Path, root: Path, multiple_roots: bool) -> str:
 def _variant(folder: Path) -> str:
     """'tuned' when config.json names a *-tuned preset; '' otherwise, also when unreadable."""
     try:
-        extra = json.loads((folder / "config.json").read_text()).get("extra") or {}
-        return "tuned" if str(extra.get("preset", "")).endswith("-tuned") else ""
+        return variant_of(json.loads((folder / "config.json").read_text()).get("extra"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         return ""
 

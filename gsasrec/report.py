@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gsasrec.config import variant_of
+
 METRICS = ("ndcg@10", "recall@1", "recall@10")
 # the model the paper recommends, and the baseline it is compared with
 GSASREC_LABEL = "gSASRec (k=256, t=0.75)"
@@ -127,7 +129,7 @@ def _run_row(run_dir: Path, root: Path) -> dict[str, Any]:
     time_to_best = (best[-1]["train_seconds"] if best
                     else training.get("seconds_to_best_checkpoint"))
     relative = run_dir.relative_to(root) if run_dir.is_relative_to(root) else run_dir
-    tuned = str(config.get("extra", {}).get("preset", "")).endswith("-tuned")
+    tuned = variant_of(config.get("extra")) == "tuned"
     return {
         "dataset": metrics.get("dataset"),
         "label": run_label(metrics.get("model", ""), loss or "", k, t) + (TUNED_SUFFIX * tuned),

@@ -62,6 +62,16 @@ def make_split(config: TrainConfig, interactions: Interactions) -> LeaveOneOutSp
     return leave_one_out(interactions, config.val_users, config.split_seed, config.split_mode)
 
 
+
+def same_training(saved: object, current: dict) -> bool:
+    """Whether a saved config trains the run `current` describes: every field but `extra`,
+    whose free-form notes (e.g. the preset's name, recorded since 2026-11-29) never change
+    the training, so older checkpoints still resume."""
+    if not isinstance(saved, dict):
+        return False
+    return ({k: v for k, v in saved.items() if k != "extra"}
+            == {k: v for k, v in current.items() if k != "extra"})
+
 @dataclass
 class TrainResult:
     """What `train` returns: the run folder, the model (best weights) and its metrics."""
@@ -237,7 +247,8 @@ class Trainer:
         except Exception as error:  # truncated, foreign, or holding code: never unpickled
             raise GsasrecError(f"{path}: unreadable checkpoint ({type(error).__name__}); "
                                "delete it to start over, or train into a new --out") from None
-        if not isinstance(state, dict) or state.get("config") != self.config.to_dict():
+        if not isinstance(state, dict) or not same_training(state.get("config"),
+                                                            self.config.to_dict()):
             raise GsasrecError(f"{path}: saved with a different config; resume with the same "
                                "flags, or start a new --out folder")
         self.model.load_state_dict(state["model"])

@@ -20,7 +20,7 @@ import torch
 
 from gsasrec.config import TrainConfig
 from gsasrec.errors import GsasrecError
-from gsasrec.training import Trainer, train
+from gsasrec.training import Trainer, same_training, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,3 +163,21 @@ def test_resume_with_different_settings_is_refused(tmp_path: Path,
         train(config.replace(learning_rate=0.01), tmp_path, resume=True, progress=False)
     with pytest.raises(GsasrecError, match="already holds a finished run"):
         train(config, tmp_path, progress=False)
+
+
+def test_notes_in_extra_do_not_block_a_resume(tmp_path: Path) -> None:
+    """A checkpoint saved before runs recorded their preset in `extra` still resumes."""
+    config = CONFIG.replace(max_epochs=2)
+    stop_after_one = config.replace(max_epochs=1)
+    train(stop_after_one, tmp_path / "run", progress=False)
+    (tmp_path / "run" / "metrics.json").unlink()  # as if stopped by a signal after epoch 1
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config.to_dict()))
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    state["config"] = config.to_dict()  # saved by older code: no preset note
+    state["stop_reason"] = ""  # paused after epoch 1, not finished
+    torch.save(state, tmp_path / "run" / "last.pt")
+    result = train(config.replace(extra={"preset": "gsasrec-ml1m"}), tmp_path / "run",
+                   resume=True, progress=False)
+    assert result.metrics["training"]["epochs"] == 2
+    assert not same_training(config.to_dict(), config.replace(learning_rate=0.5).to_dict())
+    assert not same_training(None, config.to_dict())
