@@ -11,7 +11,7 @@ validation NDCG@10 may end a run sooner.
     python benchmarks/paper_runs.py --group ml1m-pair --out results/paper --resume
     python benchmarks/paper_runs.py --group grid-1 grid-2 grid-3 --resume   # 15 at once
 
-Run folders: <out>/<experiment>/<dataset>-<model>-<loss>-k<k>-t<t>-s<seed> holding
+Run folders: <out>/<experiment>/<dataset>-<model>-<loss>-k<k>-t<t>[-tuned]-s<seed> holding
 config.json, log.jsonl, best.pt, metrics.json, predictions.npz (last.pt is deleted once a
 run has finished, unless --keep-last); process output goes to <out>/logs/.
 """
@@ -136,7 +136,8 @@ GROUPS: dict[str, Group] = {
                                     600, 50, 1, "Beauty baselines, in parallel"),
 }
 # the k x t grid as a Latin square: every group holds each k once and each t once, so every
-# cell shares the GPU with the same mix of neighbours and budgets in seconds stay comparable
+# cell shares the GPU with the same mix of neighbours (its seconds stay comparable; its
+# budget is in steps anyway)
 for _g in range(len(GRID_T)):
     GROUPS[f"grid-{_g + 1}"] = Group(
         tuple(RunSpec("grid", "gsasrec-ml1m", None, GRID_PATIENCE, 2,
@@ -199,7 +200,8 @@ def main() -> int:
         command = [sys.executable, "-m", "gsasrec", "train",
                    *spec.arguments(args.seed, args.scale, extra), "--out", str(folder),
                    "--resume", "--no-progress"]
-        jobs.append((folder, command))
+        if folder not in {f for f, _ in jobs}:  # groups may share a run (the pairs' BERT4Rec)
+            jobs.append((folder, command))
     for _folder, command in jobs:
         print(("[dry-run] " if args.dry_run else "") + " ".join(command[1:]), flush=True)
     if args.dry_run:

@@ -40,6 +40,8 @@ def test_groups_and_their_commands() -> None:
     assert "--preset gsasrec-ml1m-tuned" in tuned[0] and "-tuned-s0" in tuned[0]
     assert "--preset bert4rec-ml1m" in tuned[1]
     assert tuned[1].split("--out ")[1] == commands[1].split("--out ")[1]  # one BERT4Rec run
+    pairs = paper_runs("--group", "ml1m-pair", "ml1m-pair-tuned", "--dry-run").stdout
+    assert len(pairs.splitlines()) == 3  # the shared BERT4Rec run listed once
 
 
 def test_a_tiny_group_runs_to_the_end(tmp_path: Path, ml1m_file: Path) -> None:
