@@ -375,7 +375,8 @@ def targets(runs: pd.DataFrame, dataset: str = "ml-1m", experiment: str | None =
             ) -> list[dict[str, Any]]:
     """The issue's targets, checked for each gSASRec (k=256, t=0.75) row (the paper's
     configuration and our tuned one): NDCG@10 >= 0.18, and >= 5% above BERT4Rec in at most
-    half its training time to the best checkpoint. None where a row is missing."""
+    half its training time to the best checkpoint. A row without runs is left out; a
+    comparison without a BERT4Rec row is None."""
     table = main_table(runs, experiment)
     rows = []
     for label in (GSASREC_LABEL, GSASREC_TUNED_LABEL):
