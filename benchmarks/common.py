@@ -1,10 +1,16 @@
-"""Shared helpers for the GPU benchmarks: timing with CUDA events, provenance, JSON output."""
+"""Shared helpers for the GPU benchmarks: timing, provenance, JSON output, CUDA MPS."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +65,52 @@ def write_result(path: str | Path, payload: dict[str, Any], device: torch.device
                "environment": environment(str(device))}
     atomic_write_json(path, payload)
     print(json.dumps(payload, indent=2, default=str))
+
+
+@contextmanager
+def mps_daemon(enabled: bool) -> Iterator[bool]:
+    """CUDA MPS for the processes started inside: their kernels then share the GPU at once
+    instead of taking turns, which pays when each process is a small model whose short
+    kernels leave most of the GPU idle (the k x t grid). Yields whether MPS is on: False when
+    not asked for, and also when the control program is missing or a test client fails (then
+    the runs go on without it, with a warning). The daemon and its pipe directory are this
+    process's own and go when it leaves; the GPU's settings are never touched."""
+    control = shutil.which("nvidia-cuda-mps-control")
+    if not enabled or control is None:
+        if enabled:
+            print("mps: nvidia-cuda-mps-control not found; running without MPS", flush=True)
+        yield False
+        return
+    folder = tempfile.mkdtemp(prefix="gsasrec-mps-")
+    variables = {"CUDA_MPS_PIPE_DIRECTORY": folder, "CUDA_MPS_LOG_DIRECTORY": folder}
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    started = subprocess.run([control, "-d"], capture_output=True, text=True).returncode == 0
+    probe = "import torch; x = torch.ones(64, 64, device='cuda'); print(float((x @ x).sum()))"
+    try:
+        working = started and subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                                             timeout=60).returncode == 0
+    except subprocess.TimeoutExpired:
+        working = False
+    if not working:
+        print("mps: the daemon did not serve a test client; running without MPS", flush=True)
+        _stop_mps(control, started, variables, saved)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        _stop_mps(control, True, variables, saved)
+
+
+def _stop_mps(control: str, started: bool, variables: dict[str, str],
+              saved: dict[str, str | None]) -> None:
+    """Quit the daemon (which ends its server), put the environment back, remove the pipes."""
+    if started:
+        subprocess.run([control], input="quit\n", text=True, capture_output=True, timeout=60)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    shutil.rmtree(variables["CUDA_MPS_PIPE_DIRECTORY"], ignore_errors=True)

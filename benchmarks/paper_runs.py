@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import mps_daemon  # noqa: E402
+
 from gsasrec.cli import build_parser, config_from_args  # noqa: E402
 from gsasrec.config import TrainConfig  # noqa: E402
 from gsasrec.io import atomic_write_json, environment  # noqa: E402
@@ -181,6 +183,9 @@ def main() -> int:
                         help="extra `gsasrec train` flags for every run, e.g. '--device cuda' "
                         "(keep them identical across resumes)")
     parser.add_argument("--keep-last", action="store_true", help="keep last.pt of finished runs")
+    parser.add_argument("--mps", action="store_true",
+                        help="run the processes under CUDA MPS, so their kernels share the GPU "
+                        "at once (benchmarks/shared_gpu.py measures the gain)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = parser.parse_args()
     if args.list or not args.group:
@@ -221,42 +226,44 @@ def main() -> int:
     record = {"group": group_name, "started": start, "argv": sys.argv, "runs": {},
               "environment": environment()}  # no CUDA context here
     stopped = False
-    while pending or running:
-        left = args.deadline - (time.time() - start)
-        while pending and len(running) < parallel and not stopped \
-                and left > min(MIN_START_S, args.deadline / 4):
-            folder, command = pending.pop(0)
-            log = open(logs / f"{folder.name}.log", "a")
-            log.write(f"\n### {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
-            log.flush()
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT)
-            log.close()  # the child holds its own handle
-            running[folder] = (process, time.time())
-            print(f"started {folder.name} (pid {process.pid})", flush=True)
-        if not running:
-            break
-        if left <= 0 and not stopped:
-            stopped = True
-            print(f"deadline: stopping {len(running)} run(s); repeat with --resume", flush=True)
-            for process, _ in running.values():
-                process.send_signal(signal.SIGTERM)
-        for folder, (process, began) in list(running.items()):
-            if process.poll() is None and not (stopped and left < -GRACE_S):
-                continue
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            finished = (folder / "metrics.json").exists()
-            record["runs"][folder.name] = {"exit_code": process.returncode,
-                                           "wall_seconds": round(time.time() - began, 1),
-                                           "finished": finished}
-            if finished and not args.keep_last:
-                (folder / "last.pt").unlink(missing_ok=True)
-            print(f"{'finished' if finished else 'paused'} {folder.name} "
-                  f"(exit {process.returncode}, {time.time() - began:.0f} s)", flush=True)
-            del running[folder]
-        time.sleep(1.0)
+    with mps_daemon(args.mps) as mps_on:
+        record["mps"] = mps_on
+        while pending or running:
+            left = args.deadline - (time.time() - start)
+            while pending and len(running) < parallel and not stopped \
+                    and left > min(MIN_START_S, args.deadline / 4):
+                folder, command = pending.pop(0)
+                log = open(logs / f"{folder.name}.log", "a")
+                log.write(f"\n### {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
+                log.flush()
+                process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                           stderr=subprocess.STDOUT)
+                log.close()  # the child holds its own handle
+                running[folder] = (process, time.time())
+                print(f"started {folder.name} (pid {process.pid})", flush=True)
+            if not running:
+                break
+            if left <= 0 and not stopped:
+                stopped = True
+                print(f"deadline: stopping {len(running)} run(s); repeat with --resume", flush=True)
+                for process, _ in running.values():
+                    process.send_signal(signal.SIGTERM)
+            for folder, (process, began) in list(running.items()):
+                if process.poll() is None and not (stopped and left < -GRACE_S):
+                    continue
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                finished = (folder / "metrics.json").exists()
+                record["runs"][folder.name] = {"exit_code": process.returncode,
+                                               "wall_seconds": round(time.time() - began, 1),
+                                               "finished": finished}
+                if finished and not args.keep_last:
+                    (folder / "last.pt").unlink(missing_ok=True)
+                print(f"{'finished' if finished else 'paused'} {folder.name} "
+                      f"(exit {process.returncode}, {time.time() - began:.0f} s)", flush=True)
+                del running[folder]
+            time.sleep(1.0)
 
     record["wall_seconds"] = round(time.time() - start, 1)
     done = all((f / "metrics.json").exists() for f, _ in jobs)

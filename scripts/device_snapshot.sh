@@ -6,10 +6,13 @@
 #   scripts/device_snapshot.sh ml-1m beauty                # code + data
 #   RESUME=results/paper scripts/device_snapshot.sh ml-1m   # + runs to continue (last.pt)
 #
+# The checkout's tracked files travel too, and the stored results come near the tool's 64 MiB:
+# run scripts/device_travel.sh light after this script, and restore after the calls.
 # On the machine: cd .snap && export GSASREC_DATA_DIR=$PWD/.device-data GSASREC_GIT_COMMIT=...
-# Bring results back in parts under 16 MiB each (larger files do not come back):
-#   tar -C results -cf - paper | split -b 15M - "$OUT/paper.tar.part-"
-# and here: cat paper.tar.part-* | tar -xf -
+# Bring results back in parts under 16 MiB each (larger files do not come back), only what
+# earlier calls of a warm machine did not bring yet:
+#   python3 scripts/device_pack.py results/paper "$OUT" --name call1 --exclude last.pt
+# and here: cat call1.tar.part-* | tar -x -C results
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data_root="${GSASREC_DATA_DIR:-../shared/data}"

@@ -57,3 +57,17 @@ def test_throughput_and_profile_scripts(tmp_path: Path) -> None:
     profile = run_benchmark("profile_step.py", tmp_path / "profile.json", "--device", "cpu",
                             "--steps", "1", "--warmup", "0", data_dir=empty)
     assert profile["dataset"] == "synthetic" and profile["steps_profiled"] == 1
+
+
+def test_shared_gpu_script(tmp_path: Path) -> None:
+    # on the CPU there is no MPS: the asked-for "on" row says so and still measures
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    result = run_benchmark("shared_gpu.py", tmp_path / "sg.json", "--device", "cpu",
+                           "--configs", "off:1,on:1", "--seconds", "0.5", "--warmup", "0",
+                           data_dir=empty)
+    rows = result["rows"]
+    assert [(r["processes"], r["mps_requested"], r["mps"]) for r in rows] == [
+        (1, False, False), (1, True, False)]
+    assert all(r["status"] == "ok" and r["steps_per_second"] > 0 for r in rows)
+    assert rows[0]["ratio_vs_one_process"] == 1.0

@@ -47,9 +47,13 @@ def test_groups_and_their_commands() -> None:
 def test_a_tiny_group_runs_to_the_end(tmp_path: Path, ml1m_file: Path) -> None:
     out = tmp_path / "paper"
     done = paper_runs("--group", "ml1m-gsasrec", "--scale", "0.001", "--out", str(out),
-                      "--train-flags", "--device cpu", data_dir=ml1m_file.parents[1])
+                      "--train-flags", "--device cpu", "--mps", data_dir=ml1m_file.parents[1])
     assert done.returncode == 0, done.stderr
     assert "group done" in done.stdout
+    # no MPS on a CPU machine: the group says so, runs without it, and records that
+    assert "running without MPS" in done.stdout
+    (record,) = (out / "logs").glob("ml1m-gsasrec-*.json")
+    assert json.loads(record.read_text())["mps"] is False
     (run,) = (out / "main").iterdir()
     assert run.name == "ml-1m-gsasrec-gbce-k256-t0.75-s0"
     assert not (run / "last.pt").exists()  # finished: only what is worth keeping stays
