@@ -29,9 +29,10 @@ LABEL_ORDER = ("SASRec (k=1, t=0)", "SASRec-CE", BERT4REC_LABEL, GSASREC_LABEL,
                GSASREC_TUNED_LABEL, "gSASRec (k=256, t=1)")  # the main table's rows, in order
 RUN_COLUMNS = [
     "dataset", "label", "model", "loss", "k", "t", *METRICS, "val_ndcg@10", "ece",
-    "time_to_best_s", "train_seconds", "wall_seconds", "epochs", "steps", "best_epoch",
-    "early_stopped", "stop_reason", "patience", "time_budget", "peak_gpu_memory_mb", "device",
-    "seed", "git_commit", "experiment", "name", "path", "tracked_test", "validations",
+    "ece_recalibrated", "time_to_best_s", "train_seconds", "wall_seconds", "epochs", "steps",
+    "best_epoch", "early_stopped", "stop_reason", "patience", "time_budget",
+    "peak_gpu_memory_mb", "device", "seed", "git_commit", "experiment", "name", "path",
+    "tracked_test", "validations",
 ]
 
 
@@ -66,15 +67,27 @@ def _read_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run_ece(run_dir: str | Path, top_k: int = 10) -> float:
+def run_ece(run_dir: str | Path, top_k: int = 10, recalibrated: bool = False) -> float:
     """ECE of a run's top-k predicted probabilities against what came next; NaN when the
-    calibration module or the predictions are unavailable."""
+    calibration module or the predictions are unavailable. `recalibrated`: after mapping
+    the probabilities through the theory's inverse optimum (`calibration.recalibrate`),
+    which the softmax losses have none of (NaN)."""
     try:
-        from gsasrec.calibration import expected_calibration_error, top_k_reliability_data
+        from gsasrec.calibration import (
+            expected_calibration_error,
+            recalibrated_predictions,
+            run_predictions,
+            top_k_reliability_data,
+        )
     except ImportError:
         return float("nan")
     try:
-        predicted, outcomes = top_k_reliability_data(Path(run_dir), top_k=top_k)
+        predictions = run_predictions(Path(run_dir))
+        if recalibrated:
+            predictions = recalibrated_predictions(predictions)
+            if predictions is None:
+                return float("nan")
+        predicted, outcomes = top_k_reliability_data(predictions, top_k=top_k)
         return float(expected_calibration_error(predicted, outcomes))
     except Exception:  # a half-written or foreign run folder: no ECE, the rest still counts
         return float("nan")
@@ -140,6 +153,7 @@ def _run_row(run_dir: Path, root: Path) -> dict[str, Any]:
         **{name: metrics.get("test", {}).get(name, float("nan")) for name in METRICS},
         "val_ndcg@10": metrics.get("validation", {}).get("ndcg@10", float("nan")),
         "ece": run_ece(run_dir),
+        "ece_recalibrated": run_ece(run_dir, recalibrated=True),
         "time_to_best_s": time_to_best,
         "train_seconds": training.get("train_seconds"),
         "wall_seconds": training.get("wall_seconds"),
@@ -179,7 +193,7 @@ def collect_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
             rows.append(_run_row(metrics_file.parent, root))
     frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
     for column in ("time_to_best_s", "train_seconds", "wall_seconds", "peak_gpu_memory_mb",
-                   "time_budget", *METRICS, "val_ndcg@10", "ece"):
+                   "time_budget", *METRICS, "val_ndcg@10", "ece", "ece_recalibrated"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
 
@@ -396,9 +410,13 @@ def targets(runs: pd.DataFrame, dataset: str = "ml-1m", experiment: str | None =
     return rows
 
 
+GRID_METRICS = ("ndcg@10", "ece", "ece_recalibrated", "early_stopped")
+
+
 def grid_table(runs: pd.DataFrame, dataset: str = "ml-1m", experiment: str | None = "grid"
                ) -> pd.DataFrame:
-    """The k x t grid: NDCG@10, ECE and the share of seeds where early stopping fired.
+    """The k x t grid: NDCG@10, ECE (as trained, and recalibrated through the theory's
+    inverse optimum) and the share of seeds where early stopping fired.
 
     Rows k, columns (metric, t). BCE runs count as t = 0. Only runs of `experiment` (the
     folder holding the run folders) when any exist, so main-table runs with other budgets
@@ -411,10 +429,9 @@ def grid_table(runs: pd.DataFrame, dataset: str = "ml-1m", experiment: str | Non
     if sampled.empty:
         return pd.DataFrame()
     grid = sampled.pivot_table(index="k", columns="t",
-                               values=["ndcg@10", "ece", "early_stopped"], aggfunc="mean",
-                               dropna=False)
+                               values=GRID_METRICS, aggfunc="mean", dropna=False)
     grid.index = grid.index.astype(int)
-    return grid.reindex(columns=["ndcg@10", "ece", "early_stopped"], level=0)
+    return grid.reindex(columns=list(GRID_METRICS), level=0)
 
 
 def to_markdown(frame: pd.DataFrame, float_format: str = "{:.4f}") -> str:

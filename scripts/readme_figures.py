@@ -20,9 +20,13 @@ from selenium.webdriver.common.by import By
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", "--window-size=1100,900", "--hide-scrollbars")
-# notebook -> which plotly chart (0-based, in page order) represents it best
-CHOICE = {"01_overconfidence_theory": 1, "02_calibration_synthetic": 0,
-          "03_calibration_ml1m": 0, "04_main_table": 1, "05_performance": 2}
+# notebook -> the plotly charts (0-based, in page order) that represent it best, and the
+# figure each becomes (docs/figures/<name>.png)
+CHOICE = {"01_overconfidence_theory": {1: "01_overconfidence_theory"},
+          "02_calibration_synthetic": {0: "02_calibration_synthetic"},
+          "03_calibration_ml1m": {0: "03_calibration_ml1m"},
+          "04_main_table": {1: "04_main_table", 3: "04_grid_ndcg", 4: "04_grid_ece"},
+          "05_performance": {2: "05_performance"}}
 
 
 def main() -> None:
@@ -57,12 +61,13 @@ def main() -> None:
                 if not charts:
                     print(f"{html.name}: no plotly chart, skipped")
                     continue
-                chart = charts[min(CHOICE.get(html.stem, 0), len(charts) - 1)]
-                driver.execute_script("arguments[0].scrollIntoView();", chart)
-                time.sleep(1)
-                target = args.out / f"{html.stem}.png"
-                chart.screenshot(str(target))
-                print(f"wrote {target} ({len(charts)} charts in the report)")
+                for index, name in CHOICE.get(html.stem, {0: html.stem}).items():
+                    chart = charts[min(index, len(charts) - 1)]
+                    driver.execute_script("arguments[0].scrollIntoView();", chart)
+                    time.sleep(1)
+                    target = args.out / f"{name}.png"
+                    chart.screenshot(str(target))
+                    print(f"wrote {target} (chart {index} of {len(charts)} in the report)")
         finally:
             driver.quit()
 

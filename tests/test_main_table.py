@@ -46,7 +46,8 @@ def test_quick_run_writes_the_table_and_grid(tmp_path: Path) -> None:
     assert math.isfinite(comparisons["NDCG@10: gSASRec vs BERT4Rec"])
     grid = results["grid"]
     assert set(grid["ndcg@10"]) == {"1", "16"} and set(grid["ndcg@10"]["1"]) == {"0", "1"}
-    assert all(0.0 <= grid["ece"][k][t] <= 1.0 for k in grid["ece"] for t in grid["ece"][k])
+    for metric in ("ece", "ece_recalibrated"):
+        assert all(0.0 <= grid[metric][k][t] <= 1.0 for k in grid[metric] for t in grid[metric][k])
     paper, tuned = results["targets"]
     assert paper["label"] == "gSASRec (k=256, t=0.75)" and tuned["label"].endswith(", tuned")
     assert paper["ndcg_vs_bert4rec"] == pytest.approx(comparisons["NDCG@10: gSASRec vs BERT4Rec"])

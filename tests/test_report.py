@@ -103,6 +103,24 @@ def test_ece_matches_the_calibration_module(results: Path) -> None:
         calibration.expected_calibration_error(predicted, outcomes))
 
 
+def test_recalibrated_ece_inverts_the_optimum_by_hand(results: Path) -> None:
+    """The recalibrated ECE is the ECE of P = alpha p / (beta (1 - p) + alpha p), the
+    closed-form inverse written out here, with alpha = k / (|I| - 1), beta = 1 - t (1 - alpha)."""
+    calibration = pytest.importorskip("gsasrec.calibration")
+    run = results / "grid" / "k1-t0"  # k = 1, t = 0 of 50 items: alpha = 1/49, beta = 1
+    predictions = calibration.run_predictions(run)
+    alpha = 1 / (NUM_ITEMS - 1)
+    beta = 1 - 0.0 * (1 - alpha)
+    p = predictions["top_probabilities"][:, :10].astype(np.float64)
+    by_hand = alpha * p / (beta * (1 - p) + alpha * p)
+    hits = predictions["top_items"][:, :10] == predictions["targets"][:, None]
+    expected = calibration.expected_calibration_error(by_hand.reshape(-1),
+                                                      hits.reshape(-1).astype(float))
+    assert report.run_ece(run, recalibrated=True) == pytest.approx(expected)
+    assert report.run_ece(run, recalibrated=True) != pytest.approx(report.run_ece(run))
+    assert math.isnan(report.run_ece(results / "main" / "bert4rec", recalibrated=True))
+
+
 def test_published_numbers_are_the_papers() -> None:
     published = report.published_numbers().set_index(["source", "label"])
     assert published.loc[("authors' PyTorch port", "gSASRec (k=256, t=0.75)"), "ndcg@10"] == 0.1726
@@ -229,7 +247,10 @@ def test_grid_table_pivots_k_by_t_from_grid_runs_only(results: Path) -> None:
     assert grid.loc[256, ("ndcg@10", 0.75)] == 0.17  # the grid cell, not the main-table runs
     assert grid.loc[256, ("early_stopped", 1.0)] == 1.0
     assert math.isnan(grid.loc[1, ("ndcg@10", 1.0)])
-    assert set(grid.columns.get_level_values(0)) == {"ndcg@10", "ece", "early_stopped"}
+    assert set(grid.columns.get_level_values(0)) == {"ndcg@10", "ece", "ece_recalibrated",
+                                                     "early_stopped"}
+    # t = 1: beta = alpha, so the inverse optimum is the identity and nothing changes
+    assert grid.loc[256, ("ece_recalibrated", 1.0)] == pytest.approx(grid.loc[256, ("ece", 1.0)])
 
 
 def test_grid_runs_alone_make_no_main_table(results: Path) -> None:
