@@ -13,7 +13,8 @@ validation NDCG@10 may end a run sooner.
 
 Run folders: <out>/<experiment>/<dataset>-<model>-<loss>-k<k>-t<t>[-tuned]-s<seed> holding
 config.json, log.jsonl, best.pt, metrics.json, predictions.npz (last.pt is deleted once a
-run has finished, unless --keep-last); process output goes to <out>/logs/.
+run has finished, unless --keep-last); process output goes to <out>/logs/ (`log_name`).
+--mps shares the GPU between the processes through CUDA MPS (benchmarks/shared_gpu.py).
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ def run_name(config: TrainConfig) -> str:
     t = {"gbce": f"{config.gbce_t:g}", "bce": "0"}.get(loss, "na")
     variant = f"-{config.variant}" if config.variant else ""
     return f"{config.dataset}-{config.model}-{loss}-k{k}-t{t}{variant}-s{config.seed}"
+
+
+def log_name(folder: Path) -> str:
+    """The process log of a run folder under <out>/logs: main runs by their name, other
+    experiments' runs prefixed with the experiment, since a grid cell can share a main
+    run's name (ml-1m-gsasrec-gbce-k256-t0.75-s0)."""
+    experiment = folder.parent.name
+    return f"{folder.name}.log" if experiment == "main" else f"{experiment}-{folder.name}.log"
 
 
 @dataclass(frozen=True)
@@ -233,7 +242,7 @@ def main() -> int:
             while pending and len(running) < parallel and not stopped \
                     and left > min(MIN_START_S, args.deadline / 4):
                 folder, command = pending.pop(0)
-                log = open(logs / f"{folder.name}.log", "a")
+                log = open(logs / log_name(folder), "a")
                 log.write(f"\n### {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
                 log.flush()
                 process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,

@@ -82,3 +82,17 @@ def test_a_group_stopped_at_its_deadline_resumes(tmp_path: Path, ml1m_file: Path
     assert second.returncode == 0 and "group done" in second.stdout, second.stderr
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["training"]["resumed"] and metrics["training"]["train_seconds"] >= 36
+
+
+def test_process_logs_of_a_grid_cell_and_a_main_run_never_collide() -> None:
+    """A grid cell can carry a main run's name (the paper configuration is one of the cells);
+    their process logs under <out>/logs must stay two files."""
+    import sys
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    from paper_runs import log_name
+
+    name = "ml-1m-gsasrec-gbce-k256-t0.75-s0"
+    out = Path("results/paper")
+    assert log_name(out / "main" / name) == f"{name}.log"  # as the stored main runs' logs
+    assert log_name(out / "grid" / name) == f"grid-{name}.log"
