@@ -73,13 +73,19 @@ def mps_daemon(enabled: bool) -> Iterator[bool]:
     instead of taking turns, which pays when each process is a small model whose short
     kernels leave most of the GPU idle (the k x t grid). Yields whether MPS is on: False when
     not asked for, and also when the control program is missing or a test client fails (then
-    the runs go on without it, with a warning). The daemon and its pipe directory are this
-    process's own and go when it leaves; the GPU's settings are never touched."""
+    the runs go on without it, with a warning). A daemon already running is used as it is;
+    otherwise the daemon and its pipe directory are this process's own and go when it
+    leaves. The GPU's settings are never touched."""
     control = shutil.which("nvidia-cuda-mps-control")
     if not enabled or control is None:
         if enabled:
             print("mps: nvidia-cuda-mps-control not found; running without MPS", flush=True)
         yield False
+        return
+    running = Path(os.environ.get("CUDA_MPS_PIPE_DIRECTORY", "/tmp/nvidia-mps"))
+    if (running / "control").exists():  # someone's daemon already serves this machine
+        print(f"mps: a daemon already listens in {running}; using it", flush=True)
+        yield True
         return
     folder = tempfile.mkdtemp(prefix="gsasrec-mps-")
     variables = {"CUDA_MPS_PIPE_DIRECTORY": folder, "CUDA_MPS_LOG_DIRECTORY": folder}

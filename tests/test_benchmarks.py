@@ -71,3 +71,22 @@ def test_shared_gpu_script(tmp_path: Path) -> None:
         (1, False, False), (1, True, False)]
     assert all(r["status"] == "ok" and r["steps_per_second"] > 0 for r in rows)
     assert rows[0]["ratio_vs_one_process"] == 1.0
+
+
+def test_mps_daemon_leaves_a_running_one_alone(tmp_path: Path, monkeypatch, capsys) -> None:
+    """--mps never starts a second daemon where one already listens; off means off."""
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS))
+    from common import mps_daemon
+
+    (tmp_path / "control").write_text("")
+    monkeypatch.setenv("CUDA_MPS_PIPE_DIRECTORY", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    with mps_daemon(True) as on:
+        assert on
+    assert "already listens" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["control"]  # nothing started
+    with mps_daemon(False) as on:
+        assert not on
