@@ -4,10 +4,10 @@
 # to resume. Writes the git-ignored folder .snap/ and prints the command prefix to run there.
 #
 #   scripts/device_snapshot.sh ml-1m beauty                # code + data
-#   RESUME=results/paper scripts/device_snapshot.sh ml-1m   # + runs to continue (last.pt)
+#   RESUME=results/paper scripts/device_snapshot.sh ml-1m   # + what paper_runs --resume needs
 #
-# The checkout's tracked files travel too, and the stored results come near the tool's 64 MiB:
-# run scripts/device_travel.sh light after this script, and restore after the calls.
+# The checkout's files travel too, and the stored results are over the tool's 64 MiB: should a
+# call be refused for size, run scripts/device_travel.sh light after this script (restore after).
 # On the machine: cd .snap && export GSASREC_DATA_DIR=$PWD/.device-data GSASREC_GIT_COMMIT=...
 # Bring results back in parts under 16 MiB each (larger files do not come back), only what
 # earlier calls of a warm machine did not bring yet:
@@ -32,8 +32,17 @@ for name in "$@"; do
     cp "$data_root/$name"/* ".snap/.device-data/$name/"
 done
 if [ -n "${RESUME:-}" ]; then
-    mkdir -p ".snap/$(dirname "$RESUME")"
-    cp -r "$RESUME" ".snap/$RESUME"
+    # unfinished runs whole (last.pt to continue from); finished ones by their metrics.json
+    # alone, which is all paper_runs.py needs to skip them
+    find "$RESUME" -name config.json | while read -r config; do
+        run="$(dirname "$config")"
+        mkdir -p ".snap/$run"
+        if [ -e "$run/metrics.json" ]; then
+            cp "$run/metrics.json" ".snap/$run/"
+        else
+            cp -r "$run"/. ".snap/$run/"
+        fi
+    done
 fi
 echo "$(du -sh .snap | cut -f1) in .snap (carry [\".snap\"]; 64 MiB at most)"
 echo "cd .snap && export GSASREC_DATA_DIR=\$PWD/.device-data" \

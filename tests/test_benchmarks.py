@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import run_script
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -44,10 +45,16 @@ def test_time_to_quality_script_keeps_each_config_apart(tmp_path: Path, ml1m_fil
     assert all(run["curve"] and run["final_test"]["ndcg@10"] >= 0 for run in result["runs"])
 
 
-def test_throughput_and_profile_scripts(tmp_path: Path) -> None:
-    # no data files: both fall back to synthetic data of ML-1M's size
-    empty = tmp_path / "no-data"
-    empty.mkdir()
+@pytest.fixture
+def empty(tmp_path: Path) -> Path:
+    """A data directory with no files: the step benchmarks fall back to synthetic data of
+    ML-1M's size."""
+    folder = tmp_path / "no-data"
+    folder.mkdir()
+    return folder
+
+
+def test_throughput_and_profile_scripts(tmp_path: Path, empty: Path) -> None:
     throughput = run_benchmark("train_throughput.py", tmp_path / "tt.json", "--device", "cpu",
                                "--variants", "0", "--steps", "1", "--warmup", "0",
                                data_dir=empty)
@@ -59,10 +66,8 @@ def test_throughput_and_profile_scripts(tmp_path: Path) -> None:
     assert profile["dataset"] == "synthetic" and profile["steps_profiled"] == 1
 
 
-def test_shared_gpu_script(tmp_path: Path) -> None:
+def test_shared_gpu_script(tmp_path: Path, empty: Path) -> None:
     # on the CPU there is no MPS: the asked-for "on" row says so and still measures
-    empty = tmp_path / "no-data"
-    empty.mkdir()
     result = run_benchmark("shared_gpu.py", tmp_path / "sg.json", "--device", "cpu",
                            "--configs", "off:1,on:1", "--seconds", "0.5", "--warmup", "0",
                            data_dir=empty)
