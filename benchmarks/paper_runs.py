@@ -175,6 +175,50 @@ def list_groups(scale: float, deadline: float) -> None:
               f"{group.note}")
 
 
+def supervise(pending: list[tuple[Path, list[str]]], args: argparse.Namespace, parallel: int,
+              env: dict[str, str], logs: Path, record: dict, start: float) -> None:
+    """Run the pending jobs, `parallel` at a time; at the deadline send SIGTERM (runs save
+    last.pt) and kill what is still running GRACE_S later. Records each run's end."""
+    running: dict[Path, tuple[subprocess.Popen, float]] = {}
+    stopped = False
+    while pending or running:
+        left = args.deadline - (time.time() - start)
+        while pending and len(running) < parallel and not stopped \
+                and left > min(MIN_START_S, args.deadline / 4):
+            folder, command = pending.pop(0)
+            log = open(logs / log_name(folder), "a")
+            log.write(f"\n### {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
+            log.flush()
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+            log.close()  # the child holds its own handle
+            running[folder] = (process, time.time())
+            print(f"started {folder.name} (pid {process.pid})", flush=True)
+        if not running:
+            break
+        if left <= 0 and not stopped:
+            stopped = True
+            print(f"deadline: stopping {len(running)} run(s); repeat with --resume", flush=True)
+            for process, _ in running.values():
+                process.send_signal(signal.SIGTERM)
+        for folder, (process, began) in list(running.items()):
+            if process.poll() is None and not (stopped and left < -GRACE_S):
+                continue
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            finished = (folder / "metrics.json").exists()
+            record["runs"][folder.name] = {"exit_code": process.returncode,
+                                           "wall_seconds": round(time.time() - began, 1),
+                                           "finished": finished}
+            if finished and not args.keep_last:
+                (folder / "last.pt").unlink(missing_ok=True)
+            print(f"{'finished' if finished else 'paused'} {folder.name} "
+                  f"(exit {process.returncode}, {time.time() - began:.0f} s)", flush=True)
+            del running[folder]
+        time.sleep(1.0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--group", nargs="+", choices=sorted(GROUPS),
@@ -231,48 +275,11 @@ def main() -> int:
     pending = [(f, c) for f, c in jobs if not (f / "metrics.json").exists()]
     threads = str(max(1, (os.cpu_count() or 2) // parallel))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
-    running: dict[Path, tuple[subprocess.Popen, float]] = {}
     record = {"group": group_name, "started": start, "argv": sys.argv, "runs": {},
               "environment": environment()}  # no CUDA context here
-    stopped = False
     with mps_daemon(args.mps) as mps_on:
         record["mps"] = mps_on
-        while pending or running:
-            left = args.deadline - (time.time() - start)
-            while pending and len(running) < parallel and not stopped \
-                    and left > min(MIN_START_S, args.deadline / 4):
-                folder, command = pending.pop(0)
-                log = open(logs / log_name(folder), "a")
-                log.write(f"\n### {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
-                log.flush()
-                process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                           stderr=subprocess.STDOUT)
-                log.close()  # the child holds its own handle
-                running[folder] = (process, time.time())
-                print(f"started {folder.name} (pid {process.pid})", flush=True)
-            if not running:
-                break
-            if left <= 0 and not stopped:
-                stopped = True
-                print(f"deadline: stopping {len(running)} run(s); repeat with --resume", flush=True)
-                for process, _ in running.values():
-                    process.send_signal(signal.SIGTERM)
-            for folder, (process, began) in list(running.items()):
-                if process.poll() is None and not (stopped and left < -GRACE_S):
-                    continue
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-                finished = (folder / "metrics.json").exists()
-                record["runs"][folder.name] = {"exit_code": process.returncode,
-                                               "wall_seconds": round(time.time() - began, 1),
-                                               "finished": finished}
-                if finished and not args.keep_last:
-                    (folder / "last.pt").unlink(missing_ok=True)
-                print(f"{'finished' if finished else 'paused'} {folder.name} "
-                      f"(exit {process.returncode}, {time.time() - began:.0f} s)", flush=True)
-                del running[folder]
-            time.sleep(1.0)
+        supervise(pending, args, parallel, env, logs, record, start)
 
     record["wall_seconds"] = round(time.time() - start, 1)
     done = all((f / "metrics.json").exists() for f, _ in jobs)
