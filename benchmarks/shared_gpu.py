@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 from common import ml1m_or_standin, mps_daemon, random_batch_step, write_result
+from paper_runs import GRID_K  # the grid's negatives, given to the workers in turn
 
 from gsasrec.config import PRESETS
 from gsasrec.training import Trainer
 
-GRID_K = (1, 4, 16, 64, 256)  # the grid's negatives, given to the workers in turn
 READY_TIMEOUT_S = 300.0
 
 
@@ -63,6 +63,7 @@ def worker(args: argparse.Namespace) -> None:
 def measure(processes: int, mps: bool, args: argparse.Namespace) -> dict:
     """Start `processes` workers (under MPS when asked) and sum their steps per second."""
     with mps_daemon(mps) as mps_on, tempfile.TemporaryDirectory() as folder:
+        row = {"processes": processes, "mps_requested": mps, "mps": mps_on}
         tmp = Path(folder)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         workers = []
@@ -78,8 +79,7 @@ def measure(processes: int, mps: bool, args: argparse.Namespace) -> dict:
             if time.time() > deadline or any(w.poll() not in (None, 0) for w in workers):
                 for w in workers:
                     w.kill()
-                return {"processes": processes, "mps_requested": mps, "mps": mps_on,
-                        "status": "workers failed"}
+                return {**row, "status": "workers failed"}
             time.sleep(0.1)
         (tmp / "go.tmp").write_text(f"{time.time() + 1.0}")
         (tmp / "go.tmp").rename(tmp / "go")
@@ -87,11 +87,9 @@ def measure(processes: int, mps: bool, args: argparse.Namespace) -> dict:
         results = [json.loads((tmp / f"result{i}.json").read_text())
                    for i in range(processes) if (tmp / f"result{i}.json").exists()]
     if len(results) < processes:
-        return {"processes": processes, "mps_requested": mps, "mps": mps_on,
-                "status": f"exit codes {codes}"}
+        return {**row, "status": f"exit codes {codes}"}
     total = sum(r["steps"] / r["seconds"] for r in results)
-    return {"processes": processes, "mps_requested": mps, "mps": mps_on, "status": "ok",
-            "steps_per_second": total, "per_process": results}
+    return {**row, "status": "ok", "steps_per_second": total, "per_process": results}
 
 
 def main() -> None:

@@ -72,6 +72,12 @@ def run_ece(run_dir: str | Path, top_k: int = 10, recalibrated: bool = False) ->
     calibration module or the predictions are unavailable. `recalibrated`: after mapping
     the probabilities through the theory's inverse optimum (`calibration.recalibrate`),
     which the softmax losses have none of (NaN)."""
+    return run_eces(run_dir, top_k)[1 if recalibrated else 0]
+
+
+def run_eces(run_dir: str | Path, top_k: int = 10) -> tuple[float, float]:
+    """(ECE as trained, ECE recalibrated) of a run, reading its predictions once."""
+    nan = float("nan")
     try:
         from gsasrec.calibration import (
             expected_calibration_error,
@@ -80,17 +86,21 @@ def run_ece(run_dir: str | Path, top_k: int = 10, recalibrated: bool = False) ->
             top_k_reliability_data,
         )
     except ImportError:
-        return float("nan")
+        return nan, nan
+
+    def ece(data: dict[str, Any]) -> float:
+        return float(expected_calibration_error(*top_k_reliability_data(data, top_k=top_k)))
+
     try:
         predictions = run_predictions(Path(run_dir))
-        if recalibrated:
-            predictions = recalibrated_predictions(predictions)
-            if predictions is None:
-                return float("nan")
-        predicted, outcomes = top_k_reliability_data(predictions, top_k=top_k)
-        return float(expected_calibration_error(predicted, outcomes))
+        as_trained = ece(predictions)
     except Exception:  # a half-written or foreign run folder: no ECE, the rest still counts
-        return float("nan")
+        return nan, nan
+    try:
+        recalibrated = recalibrated_predictions(predictions)
+        return as_trained, nan if recalibrated is None else ece(recalibrated)
+    except Exception:  # as above, for the recalibrated probabilities alone
+        return as_trained, nan
 
 
 def seconds_to_quality(tracked: list[tuple[float, float]], ndcg: float) -> float:
@@ -143,6 +153,7 @@ def _run_row(run_dir: Path, root: Path) -> dict[str, Any]:
                     else training.get("seconds_to_best_checkpoint"))
     relative = run_dir.relative_to(root) if run_dir.is_relative_to(root) else run_dir
     tuned = variant_of(config.get("extra")) == "tuned"
+    eces = run_eces(run_dir)
     return {
         "dataset": metrics.get("dataset"),
         "label": run_label(metrics.get("model", ""), loss or "", k, t) + (TUNED_SUFFIX * tuned),
@@ -152,8 +163,8 @@ def _run_row(run_dir: Path, root: Path) -> dict[str, Any]:
         "t": float("nan") if t is None else float(t),
         **{name: metrics.get("test", {}).get(name, float("nan")) for name in METRICS},
         "val_ndcg@10": metrics.get("validation", {}).get("ndcg@10", float("nan")),
-        "ece": run_ece(run_dir),
-        "ece_recalibrated": run_ece(run_dir, recalibrated=True),
+        "ece": eces[0],
+        "ece_recalibrated": eces[1],
         "time_to_best_s": time_to_best,
         "train_seconds": training.get("train_seconds"),
         "wall_seconds": training.get("wall_seconds"),
