@@ -30,9 +30,10 @@ LABEL_ORDER = ("SASRec (k=1, t=0)", "SASRec-CE", BERT4REC_LABEL, GSASREC_LABEL,
 RUN_COLUMNS = [
     "dataset", "label", "model", "loss", "k", "t", *METRICS, "val_ndcg@10", "ece",
     "ece_recalibrated", "time_to_best_s", "train_seconds", "wall_seconds", "epochs", "steps",
-    "best_epoch", "early_stopped", "stop_reason", "patience", "time_budget",
+    "best_epoch", "best_step", "batch_size", "learning_rate", "early_stopped", "stop_reason",
+    "patience", "time_budget",
     "peak_gpu_memory_mb", "device", "seed", "git_commit", "experiment", "name", "path",
-    "tracked_test", "validations",
+    "tracked_test", "tracked_test_steps", "validations",
 ]
 
 
@@ -106,7 +107,8 @@ def run_eces(run_dir: str | Path, top_k: int = 10) -> tuple[float, float]:
 def seconds_to_quality(tracked: list[tuple[float, float]], ndcg: float) -> float:
     """Training seconds at the first best checkpoint whose test NDCG@10 reached `ndcg` (NaN
     if none did). `tracked`: (train_seconds, test NDCG@10) of each new best checkpoint, as
-    runs with --track-test log them; analysis only, selection never sees the test set."""
+    runs with --track-test log them; analysis only, selection never sees the test set.
+    Given (step, NDCG@10) pairs instead, the step."""
     return next((seconds for seconds, value in tracked if value >= ndcg), float("nan"))
 
 
@@ -171,6 +173,9 @@ def _run_row(run_dir: Path, root: Path) -> dict[str, Any]:
         "epochs": training.get("epochs"),
         "steps": training.get("steps"),
         "best_epoch": training.get("best_epoch"),
+        "best_step": training.get("best_step"),
+        "batch_size": config.get("batch_size"),
+        "learning_rate": config.get("learning_rate"),
         "early_stopped": bool(training.get("early_stopped", False)),
         "stop_reason": training.get("stop_reason"),
         "patience": training.get("patience"),
@@ -184,6 +189,8 @@ def _run_row(run_dir: Path, root: Path) -> dict[str, Any]:
         "path": str(run_dir),
         "tracked_test": [(entry["train_seconds"], entry["test_ndcg@10"]) for entry in best
                          if "test_ndcg@10" in entry and "train_seconds" in entry],
+        "tracked_test_steps": [(entry["step"], entry["test_ndcg@10"]) for entry in best
+                               if "test_ndcg@10" in entry and "step" in entry],
         "validations": [(entry["train_seconds"], entry["val_ndcg@10"],
                          entry.get("test_ndcg@10", math.nan)) for entry in log
                         if "train_seconds" in entry and "val_ndcg@10" in entry],
@@ -204,6 +211,7 @@ def collect_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
             rows.append(_run_row(metrics_file.parent, root))
     frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
     for column in ("time_to_best_s", "train_seconds", "wall_seconds", "peak_gpu_memory_mb",
+                   "steps", "best_step", "batch_size", "learning_rate",
                    "time_budget", *METRICS, "val_ndcg@10", "ece", "ece_recalibrated"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
@@ -419,6 +427,56 @@ def targets(runs: pd.DataFrame, dataset: str = "ml-1m", experiment: str | None =
             else bool(gain >= TARGET_GAIN and change <= TARGET_TIME_CHANGE),
         })
     return rows
+
+
+def target_verdicts(rows: list[dict[str, Any]]) -> list[str]:
+    """`targets` rows as plain sentences, met or not, for reports."""
+    def verdict(met: bool | None) -> str:
+        return "unknown (no BERT4Rec row)" if met is None else "met" if met else "NOT met"
+
+    lines = []
+    for row in rows:
+        ndcg_met = row[f"ndcg_at_least_{TARGET_NDCG:g}"]
+        line = (f"{row['label']} ({row['runs']} run(s)): NDCG@10 {row['ndcg@10']:.4f}, target "
+                f">= {TARGET_NDCG:g}: {verdict(ndcg_met)}.")
+        gain, change = row["ndcg_vs_bert4rec"], row["time_to_best_vs_bert4rec"]
+        if gain is None or change is None:
+            line += f" Against BERT4Rec: {verdict(None)}."
+        else:
+            line += (f" Against BERT4Rec: NDCG@10 {gain:+.1%} (target >= {TARGET_GAIN:+.0%}), "
+                     f"training time to the best checkpoint {change:+.1%} (target <= "
+                     f"{TARGET_TIME_CHANGE:+.0%}): "
+                     f"{verdict(row['beats_bert4rec_by_5pct_in_half_the_time'])}.")
+        lines.append(line)
+    return lines
+
+
+SPEED_COLUMNS = ["experiment", "seed", "batch_size", "learning_rate", "best_step",
+                 "sequences_to_best", "steps_to_bert4rec_ndcg", "ms_per_step", "ndcg@10",
+                 "early_stopped"]
+
+
+def speed_table(runs: pd.DataFrame, dataset: str = "ml-1m", prefix: str = "speed-",
+                reference: str = GSASREC_TUNED_LABEL) -> pd.DataFrame:
+    """The side experiments whose folder starts with `prefix` (paper_runs' ml1m-tuned-speed:
+    the tuned preset at other learning rates and batches) beside the main runs of
+    `reference`, measured in steps and sequences rather than seconds, since the side runs
+    shared the GPU: steps to the best checkpoint, sequences (steps x batch) to it, and
+    steps until the tracked test NDCG@10 first reached BERT4Rec's (main runs' mean).
+    `ms_per_step` (training seconds / steps) shows how shared each run's GPU was."""
+    runs = runs[runs["dataset"] == dataset]
+    side = runs[runs["experiment"].str.startswith(prefix)]
+    if side.empty:
+        return pd.DataFrame(columns=SPEED_COLUMNS)
+    main = _experiment(runs, "main")
+    chosen = pd.concat([main[main["label"] == reference], side])
+    bert_ndcg = main[main["label"] == BERT4REC_LABEL]["ndcg@10"].mean()
+    table = chosen.assign(
+        sequences_to_best=chosen["best_step"] * chosen["batch_size"],
+        steps_to_bert4rec_ndcg=[seconds_to_quality(tracked, bert_ndcg)
+                                for tracked in chosen["tracked_test_steps"]],
+        ms_per_step=1000 * chosen["train_seconds"] / chosen["steps"])
+    return table[SPEED_COLUMNS].sort_values(["experiment", "seed"]).reset_index(drop=True)
 
 
 GRID_METRICS = ("ndcg@10", "ece", "ece_recalibrated", "early_stopped")

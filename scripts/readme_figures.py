@@ -25,7 +25,7 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
 CHOICE = {"01_overconfidence_theory": {1: "01_overconfidence_theory"},
           "02_calibration_synthetic": {0: "02_calibration_synthetic"},
           "03_calibration_ml1m": {0: "03_calibration_ml1m"},
-          "04_main_table": {1: "04_main_table", 3: "04_grid_ndcg", 4: "04_grid_ece"},
+          "04_main_table": {1: "04_main_table", 4: "04_grid_ndcg", 5: "04_grid_ece"},
           "05_performance": {2: "05_performance"}}
 
 

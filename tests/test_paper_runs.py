@@ -42,6 +42,13 @@ def test_groups_and_their_commands() -> None:
     assert tuned[1].split("--out ")[1] == commands[1].split("--out ")[1]  # one BERT4Rec run
     pairs = paper_runs("--group", "ml1m-pair", "ml1m-pair-tuned", "--dry-run").stdout
     assert len(pairs.splitlines()) == 3  # the shared BERT4Rec run listed once
+    # the speed variants share a run name, so each needs its own experiment folder
+    speed = paper_runs("--group", "ml1m-tuned-speed", "--dry-run").stdout.splitlines()
+    folders = [c.split("--out ")[1].split()[0] for c in speed]
+    assert len(speed) == 4 and len({Path(f).parent.name for f in folders}) == 4
+    assert all(Path(f).parent.name.startswith("speed-") for f in folders)
+    b256 = [c for c in speed if "--batch-size 256" in c]
+    assert len(b256) == 2 and all("--val-every-epochs 4" in c for c in b256)
 
 
 def test_a_tiny_group_runs_to_the_end(tmp_path: Path, ml1m_file: Path) -> None:

@@ -21,11 +21,13 @@ NUM_ITEMS = 50
 def write_run(folder: Path, model: str, loss: str, k: int | None, t: float | None, ndcg: float,
               best_seconds: float, total_seconds: float, early_stopped: bool = False,
               dataset: str = "ml-1m", predictions: bool = True, seed: int = 0,
-              preset: str | None = None) -> Path:
+              preset: str | None = None, batch_size: int = 128, learning_rate: float = 1e-3
+              ) -> Path:
     """A finished run folder as the trainer writes it, with chosen numbers."""
     folder.mkdir(parents=True)
     config = {"dataset": dataset, "model": model, "loss": loss, "num_negatives": k or 256,
               "gbce_t": t or 0.0, "time_budget": 390.0, "seed": seed,
+              "batch_size": batch_size, "learning_rate": learning_rate,
               "extra": {"preset": preset} if preset else {}}
     (folder / "config.json").write_text(json.dumps(config))
     metrics = {
@@ -35,7 +37,8 @@ def write_run(folder: Path, model: str, loss: str, k: int | None, t: float | Non
         "split": {"num_items": NUM_ITEMS},
         "training": {"epochs": 12, "steps": 600, "stop_reason": "early_stopping"
                      if early_stopped else "time_budget", "early_stopped": early_stopped,
-                     "patience": 100, "best_epoch": 8, "train_seconds": total_seconds,
+                     "patience": 100, "best_epoch": 8, "best_step": 400,
+                     "train_seconds": total_seconds,
                      # process wall time of the last process: wrong after a resume
                      "seconds_to_best_checkpoint": 9999.0, "wall_seconds": total_seconds + 20,
                      "peak_gpu_memory_mb": 1234.5},
@@ -43,11 +46,11 @@ def write_run(folder: Path, model: str, loss: str, k: int | None, t: float | Non
     }
     (folder / "metrics.json").write_text(json.dumps(metrics))
     # test NDCG@10 of each new best, as --track-test logs it
-    log = [{"epoch": 4, "train_seconds": best_seconds / 2, "best": True,
+    log = [{"epoch": 4, "step": 200, "train_seconds": best_seconds / 2, "best": True,
             "val_ndcg@10": ndcg - 0.01, "test_ndcg@10": ndcg - 0.02},
-           {"epoch": 8, "train_seconds": best_seconds, "best": True, "val_ndcg@10": ndcg + 0.01,
-            "test_ndcg@10": ndcg},
-           {"epoch": 12, "train_seconds": total_seconds, "val_ndcg@10": ndcg}]
+           {"epoch": 8, "step": 400, "train_seconds": best_seconds, "best": True,
+            "val_ndcg@10": ndcg + 0.01, "test_ndcg@10": ndcg},
+           {"epoch": 12, "step": 600, "train_seconds": total_seconds, "val_ndcg@10": ndcg}]
     (folder / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log))
     if predictions:
         rng = np.random.default_rng(0)
@@ -237,6 +240,34 @@ def test_tuned_runs_get_their_own_row_beside_the_same_published_numbers(results:
     assert mine["beats_bert4rec_by_5pct_in_half_the_time"]
     assert report.targets(runs[runs["model"] != "bert4rec"])[0][
         "beats_bert4rec_by_5pct_in_half_the_time"] is None
+    paper_line, tuned_line = report.target_verdicts([paper, mine])
+    assert "target >= 0.18: NOT met" in paper_line and "target >= 0.18: met" in tuned_line
+    assert "NDCG@10 +20.0%" in tuned_line and "best checkpoint -80.0%" in tuned_line
+    assert tuned_line.endswith("(target <= -50%): met.")
+    no_bert = report.target_verdicts(report.targets(runs[runs["model"] != "bert4rec"]))
+    assert "Against BERT4Rec: unknown (no BERT4Rec row)." in no_bert[0]
+
+
+def test_speed_table_counts_steps_and_sequences_beside_the_tuned_main_runs(results: Path
+                                                                          ) -> None:
+    write_run(results / "main" / "gsasrec-tuned", "gsasrec", "gbce", 256, 0.75, 0.18, 20.0,
+              50.0, preset="gsasrec-ml1m-tuned")
+    write_run(results / "speed-b256" / "gsasrec-tuned", "gsasrec", "gbce", 256, 0.75, 0.16,
+              90.0, 300.0, preset="gsasrec-ml1m-tuned", batch_size=256, learning_rate=3e-3)
+    runs = report.collect_runs(results)
+    assert report.main_table(runs).set_index("label").loc[
+        report.GSASREC_TUNED_LABEL, "runs"] == 1  # side experiments stay out of the table
+    table = report.speed_table(runs).set_index("experiment")
+    assert list(table.index) == ["main", "speed-b256"]  # the reference tuned run first
+    side = table.loc["speed-b256"]
+    assert side["batch_size"] == 256 and side["learning_rate"] == 3e-3
+    assert side["best_step"] == 400 and side["sequences_to_best"] == 400 * 256
+    assert side["ms_per_step"] == pytest.approx(1000 * 300.0 / 600)
+    # BERT4Rec's NDCG@10 is 0.15: the tuned run's first tracked checkpoint (0.16) reaches it
+    # at step 200; the side run's (0.14 at step 200, 0.16 at 400) at step 400
+    assert table.loc["main", "steps_to_bert4rec_ndcg"] == 200
+    assert side["steps_to_bert4rec_ndcg"] == 400
+    assert report.speed_table(runs, dataset="beauty").empty
 
 
 def test_grid_table_pivots_k_by_t_from_grid_runs_only(results: Path) -> None:
