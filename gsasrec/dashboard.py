@@ -324,7 +324,8 @@ def find_grids(runs: Sequence[RunSummary]) -> list[RunGrid]:
     (k, t) is a grid. Runs of one folder and variant share their other settings
     (benchmarks/paper_runs.py writes a grid into one folder, seeds side by side), while side
     experiments in other folders and tuned presets (another block, dropout or budget) must
-    never average into the same cell."""
+    never average into the same cell. Largest first: the app shows the first by default, and
+    two main-table settings of a data set make a grid too, a small one."""
     groups: dict[tuple[str, str, str, str], dict[tuple[int, float], list[RunSummary]]] = {}
     for run in runs:
         t = run.calibration_t
@@ -342,7 +343,7 @@ def find_grids(runs: Sequence[RunSummary]) -> list[RunGrid]:
                              tuple(sorted({t for _, t in cells})),
                              {cell: tuple(found) for cell, found in cells.items()}, folder,
                              variant))
-    return grids
+    return sorted(grids, key=lambda grid: -len(grid.cells))  # stable: ties keep key order
 
 
 def grid_table(grid: RunGrid, values: dict[str, float]) -> pd.DataFrame:

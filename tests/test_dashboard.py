@@ -211,6 +211,17 @@ def test_runs_of_other_folders_form_their_own_grids():
     assert table.loc[0.5, 16] == pytest.approx(0.2) and table.loc[1.0, 16] == pytest.approx(0.3)
 
 
+def test_the_largest_grid_comes_first():
+    """The app shows the first grid by default: the full k x t grid, not the two settings of
+    another data set's main table (beauty sorts before ml-1m by name)."""
+    runs = [dataclasses.replace(_summary(f"main/beauty-t{t:g}", 256, t), dataset="beauty")
+            for t in (0.75, 1.0)]
+    runs += [_summary(f"grid/k{k}-t{t:g}", k, t) for k in (1, 4) for t in (0.0, 1.0)]
+    big, small = dash.find_grids(runs)
+    assert (len(big.cells), big.name) == (4, "ml-1m / gsasrec in grid")
+    assert (len(small.cells), small.name) == (2, "beauty / gsasrec in main")
+
+
 def test_tuned_runs_form_their_own_grid(tmp_path: Path):
     """Runs of a *-tuned preset (config.json's extra.preset) share a folder with the paper's
     configuration in results/paper/main, but never a grid cell."""
