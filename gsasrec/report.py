@@ -465,10 +465,11 @@ def speed_table(runs: pd.DataFrame, dataset: str = "ml-1m", prefix: str = "speed
     steps until the tracked test NDCG@10 first reached BERT4Rec's (main runs' mean).
     `ms_per_step` (training seconds / steps) shows how shared each run's GPU was."""
     runs = runs[runs["dataset"] == dataset]
-    side = runs[runs["experiment"].str.startswith(prefix)]
+    is_side = runs["experiment"].str.startswith(prefix)
+    side = runs[is_side]
     if side.empty:
         return pd.DataFrame(columns=SPEED_COLUMNS)
-    main = _experiment(runs, "main")
+    main = _experiment(runs[~is_side], "main")  # never the side runs, whatever the layout
     chosen = pd.concat([main[main["label"] == reference], side])
     bert_ndcg = main[main["label"] == BERT4REC_LABEL]["ndcg@10"].mean()
     table = chosen.assign(

@@ -268,6 +268,9 @@ def test_speed_table_counts_steps_and_sequences_beside_the_tuned_main_runs(resul
     assert table.loc["main", "steps_to_bert4rec_ndcg"] == 200
     assert side["steps_to_bert4rec_ndcg"] == 400
     assert report.speed_table(runs, dataset="beauty").empty
+    # without a main/ folder the reference falls back to the other runs, never the side run
+    other = runs.assign(experiment=runs["experiment"].replace({"main": "other"}))
+    assert list(report.speed_table(other)["experiment"]) == ["other", "speed-b256"]
 
 
 def test_grid_table_pivots_k_by_t_from_grid_runs_only(results: Path) -> None:
