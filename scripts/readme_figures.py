@@ -20,13 +20,17 @@ from selenium.webdriver.common.by import By
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", "--window-size=1100,900", "--hide-scrollbars")
-# notebook -> the plotly charts (0-based, in page order) that represent it best, and the
-# figure each becomes (docs/figures/<name>.png)
-CHOICE = {"01_overconfidence_theory": {1: "01_overconfidence_theory"},
-          "02_calibration_synthetic": {0: "02_calibration_synthetic"},
-          "03_calibration_ml1m": {0: "03_calibration_ml1m"},
-          "04_main_table": {1: "04_main_table", 4: "04_grid_ndcg", 5: "04_grid_ece"},
-          "05_performance": {2: "05_performance"}}
+# notebook -> the plotly charts that represent it best, by the start of their title (a
+# chart added to a notebook moves the others, not their titles), and the figure each
+# becomes (docs/figures/<name>.png)
+CHOICE = {"01_overconfidence_theory": {"Trained free-logit": "01_overconfidence_theory"},
+          "02_calibration_synthetic": {"Top-10 predicted versus true": "02_calibration_synthetic"},
+          "03_calibration_ml1m": {"Reliability of the top-10": "03_calibration_ml1m"},
+          "04_main_table": {"Test NDCG@10 of each new best": "04_main_table",
+                            "ndcg@10 over k x t": "04_grid_ndcg",
+                            "ece over k x t": "04_grid_ece"},
+          "05_performance": {"Test NDCG@10 of the selected checkpoint": "05_performance"}}
+TITLE_JS = "var title = arguments[0].layout.title; return (title && title.text) || '';"
 
 
 def main() -> None:
@@ -61,8 +65,14 @@ def main() -> None:
                 if not charts:
                     print(f"{html.name}: no plotly chart, skipped")
                     continue
-                for index, name in CHOICE.get(html.stem, {0: html.stem}).items():
-                    chart = charts[min(index, len(charts) - 1)]
+                titles = [driver.execute_script(TITLE_JS, chart) for chart in charts]
+                for prefix, name in CHOICE.get(html.stem, {"": html.stem}).items():
+                    index = next((i for i, t in enumerate(titles) if t.startswith(prefix)), None)
+                    if index is None:
+                        print(f"{html.name}: no chart titled '{prefix}...', {name}.png not "
+                              f"written (titles: {titles})")
+                        continue
+                    chart = charts[index]
                     driver.execute_script("arguments[0].scrollIntoView();", chart)
                     time.sleep(1)
                     target = args.out / f"{name}.png"
